@@ -1,0 +1,93 @@
+"""The array-module backend: NumPy on the CPU, CuPy on the GPU, one code path.
+
+Every layer is written against an "array module" ``xp`` that is either ``numpy`` or ``cupy``;
+both offer the same API for everything minivgg uses. This module is the only place that decides
+which one is used and with which floating-point type:
+
+* ``float32`` for real work (speed, memory),
+* ``float64`` for finite-difference gradient checks (a central difference with step ``h`` has
+  rounding error ~ eps/h, which float32's eps ~ 1e-7 makes useless).
+
+Layers never import cupy. They either receive arrays and call :func:`get_array_module` on them
+(the idiom CuPy itself recommends), or take a :class:`Backend`. Conversion to host NumPy arrays
+happens only at the edges: image I/O and the SciPy optimiser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import UsageError
+
+DEVICES = ("cpu", "gpu")
+DTYPES = ("float32", "float64")
+
+
+def _import_cupy():
+    """Return the cupy module with a usable GPU, or raise a one-line UsageError saying what is missing."""
+    try:
+        import cupy  # noqa: F401  (optional dependency)
+    except ImportError:
+        raise UsageError(
+            "device 'gpu' needs CuPy, which is not installed: pip install 'minivgg[gpu]' (cupy-cuda12x)"
+        ) from None
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDA driver missing or broken
+        raise UsageError(f"device 'gpu': CuPy is installed but no CUDA GPU is usable ({exc})") from None
+    if n < 1:
+        raise UsageError("device 'gpu': CuPy is installed but no CUDA GPU was found")
+    return cupy
+
+
+def get_array_module(*arrays):
+    """``cupy`` if any argument is a CuPy array, else ``numpy`` (never imports cupy itself)."""
+    for a in arrays:
+        mod = type(a).__module__
+        if mod.startswith("cupy"):
+            import cupy
+
+            return cupy
+    return np
+
+
+def to_numpy(a) -> np.ndarray:
+    """A host NumPy array for ``a`` (a no-op for NumPy arrays)."""
+    if type(a).__module__.startswith("cupy"):
+        return a.get()
+    return np.asarray(a)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where arrays live (``device``), which module makes them (``xp``) and their ``dtype``."""
+
+    device: str
+    dtype: np.dtype
+    xp: object
+
+    def asarray(self, a):
+        """``a`` on this backend's device, in its dtype."""
+        return self.xp.asarray(a, dtype=self.dtype)
+
+    def zeros(self, shape):
+        return self.xp.zeros(shape, dtype=self.dtype)
+
+    @staticmethod
+    def to_numpy(a) -> np.ndarray:
+        return to_numpy(a)
+
+
+def get_backend(device: str = "cpu", dtype="float32") -> Backend:
+    """The backend for ``device`` ('cpu' or 'gpu') and ``dtype`` ('float32' or 'float64')."""
+    if isinstance(device, Backend):
+        return device
+    if device not in DEVICES:
+        raise UsageError(f"unknown device {device!r}: choose one of {', '.join(DEVICES)}")
+    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if name not in DTYPES:
+        raise UsageError(f"unsupported dtype {name!r}: choose one of {', '.join(DTYPES)}")
+    xp = _import_cupy() if device == "gpu" else np
+    return Backend(device=device, dtype=np.dtype(name), xp=xp)

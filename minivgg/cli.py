@@ -1,0 +1,73 @@
+"""Shared plumbing for the ``python -m minivgg.<tool>`` command lines.
+
+Every entry point runs through :func:`run_main`, so that a user error is one line on stderr and a
+documented exit code, never a traceback:
+
+* ``UsageError``  -> exit 2 (bad flags, bad arguments; argparse itself also exits 2),
+* ``MinivggError`` -> exit 1 (a runtime failure: bad file, NaN loss, failed download),
+* ``KeyboardInterrupt`` -> exit 130 (tools that must save work on Ctrl-C handle it themselves first),
+* anything unexpected -> exit 1 with its type and message (set ``MINIVGG_DEBUG=1`` for the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .errors import MinivggError, UsageError
+
+
+def error_line(exc: BaseException) -> str:
+    """The one-line message for ``exc`` (newlines folded, so it really is one line)."""
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+def run_main(main, argv=None, prog=None) -> int:
+    """Call ``main(argv)`` and turn every failure into ``error: ...`` on stderr plus an exit code."""
+    try:
+        return int(main(argv) or 0)
+    except MinivggError as exc:
+        print(f"{prog + ': ' if prog else ''}error: {error_line(exc)}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{prog + ': ' if prog else ''}interrupted", file=sys.stderr)
+        return 130
+    except (MemoryError, OSError, ValueError, RuntimeError, Exception) as exc:  # noqa: B014
+        if os.environ.get("MINIVGG_DEBUG"):
+            raise
+        print(f"{prog + ': ' if prog else ''}error: {type(exc).__name__}: {error_line(exc)}", file=sys.stderr)
+        return 1
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but its errors are one line and exit 2 like every other usage error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {error_line(message)} (see --help)\n")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    """argparse type: a finite float >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+    return value
+
+
+__all__ = ["run_main", "ArgumentParser", "positive_int", "nonnegative_float", "error_line", "UsageError"]
