@@ -1,0 +1,205 @@
+"""2-D convolution (cross-correlation, as in Caffe and every deep-learning library): forward and backward.
+
+Shapes, for one image::
+
+    x:   (C, H, W)            input
+    W:   (O, C, k, k)         weights (O output channels)
+    b:   (O,)                 bias
+    out: (O, Ho, Wo)          Ho = H + 2*pad - k + 1 (stride 1), likewise Wo
+
+    out[o, y, x] = b[o] + sum_{c, i, j} W[o, c, i, j] * xpad[c, y + i, x + j]
+
+VGG only ever uses k = 3, pad = 1 (so Ho = H), but nothing here depends on that except the
+Winograd path.
+
+Three implementations compute the same thing:
+
+* ``naive``: the definition above as Python loops. Read this one first; it is slow.
+* ``im2col``: copy every k x k window into a column of a matrix ("image to columns") so the whole
+  convolution becomes one matrix product ``W.reshape(O, C*k*k) @ cols``, which BLAS runs near the
+  machine's peak. Done in chunks of output rows so the column buffer stays small.
+* ``winograd`` (:mod:`minivgg.layers.winograd`, when present): fewer multiplications for 3x3.
+
+The backward pass w.r.t. the input is itself a convolution: each ``x[c, y, x]`` touched
+``out[o, y - i + pad, x - j + pad]`` through ``W[o, c, i, j]``, so
+
+    dx = conv(dout, W_flipped, pad = k - 1 - pad),   W_flipped[c, o, i, j] = W[o, c, k-1-i, k-1-j]
+
+That is why the fast backward re-uses the fast forward: one kernel serves both directions.
+Style transfer needs only ``dx``; ``dW`` and ``db`` are computed only when asked
+(``weight_grads=True``), because on the stylisation path they would be pure waste.
+"""
+
+from __future__ import annotations
+
+from ..backend import get_array_module
+
+# Output pixels per im2col chunk: bounds the column buffer at C*k*k*CHUNK floats
+# (4608 * 8192 * 4 bytes = 151 MB for conv5 at float32) while keeping the GEMM large.
+IM2COL_CHUNK = 8192
+
+ALGOS = ("naive", "im2col")
+
+
+def _out_size(n: int, k: int, pad: int) -> int:
+    return n + 2 * pad - k + 1
+
+
+# ----------------------------------------------------------------------------------------------
+# naive: the definition, as loops
+# ----------------------------------------------------------------------------------------------
+
+def conv2d_naive_forward(x, W, b, pad: int = 1):
+    """Reference convolution by explicit loops. x: (C, H, W); W: (O, C, k, k); b: (O,) -> (O, Ho, Wo)."""
+    xp = get_array_module(x)
+    O, C, k, _ = W.shape
+    _, H, Wd = x.shape
+    Ho, Wo = _out_size(H, k, pad), _out_size(Wd, k, pad)
+    xpad = xp.pad(x, ((0, 0), (pad, pad), (pad, pad)))
+    out = xp.empty((O, Ho, Wo), dtype=x.dtype)
+    for o in range(O):
+        for y in range(Ho):
+            for xx in range(Wo):
+                out[o, y, xx] = xp.sum(xpad[:, y:y + k, xx:xx + k] * W[o]) + b[o]
+    return out, (x, W, b, pad)
+
+
+def conv2d_naive_backward(dout, cache):
+    """Loops again: every output gradient flows back to the k x k window and the weights that made it.
+
+    dout: (O, Ho, Wo) -> (dx: (C, H, W), dW: (O, C, k, k), db: (O,))
+    """
+    x, W, b, pad = cache
+    xp = get_array_module(x)
+    O, C, k, _ = W.shape
+    _, Ho, Wo = dout.shape
+    xpad = xp.pad(x, ((0, 0), (pad, pad), (pad, pad)))
+    dxpad = xp.zeros_like(xpad)
+    dW = xp.zeros_like(W)
+    for o in range(O):
+        for y in range(Ho):
+            for xx in range(Wo):
+                g = dout[o, y, xx]
+                dxpad[:, y:y + k, xx:xx + k] += g * W[o]
+                dW[o] += g * xpad[:, y:y + k, xx:xx + k]
+    H, Wd = x.shape[1:]
+    dx = dxpad[:, pad:pad + H, pad:pad + Wd]
+    db = dout.sum(axis=(1, 2))
+    return dx, dW, db
+
+
+# ----------------------------------------------------------------------------------------------
+# im2col: the same sum as one matrix product per chunk of output pixels
+# ----------------------------------------------------------------------------------------------
+
+def _im2col_rows(xpad, k: int, y0: int, y1: int, Wo: int, buf):
+    """Fill ``buf`` (C, k, k, y1-y0, Wo) with the k x k windows of output rows y0..y1-1.
+
+    buf[c, i, j, y, x] = xpad[c, y0 + y + i, x + j]: k*k strided slice copies, no Python loop over pixels.
+    """
+    for i in range(k):
+        for j in range(k):
+            buf[:, i, j] = xpad[:, y0 + i:y1 + i, j:j + Wo]
+    return buf
+
+
+def _row_chunks(Ho: int, Wo: int):
+    rows = max(1, min(Ho, IM2COL_CHUNK // max(Wo, 1)))
+    for y0 in range(0, Ho, rows):
+        yield y0, min(Ho, y0 + rows)
+
+
+def conv2d_im2col(x, W, b=None, pad: int = 1):
+    """Convolution as chunked im2col + GEMM. x: (C, H, W); W: (O, C, k, k); b: (O,) or None -> (O, Ho, Wo)."""
+    xp = get_array_module(x)
+    O, C, k, _ = W.shape
+    _, H, Wd = x.shape
+    Ho, Wo = _out_size(H, k, pad), _out_size(Wd, k, pad)
+    xpad = xp.pad(x, ((0, 0), (pad, pad), (pad, pad))) if pad else x
+    Wmat = W.reshape(O, C * k * k)
+    out = xp.empty((O, Ho * Wo), dtype=x.dtype)
+    rows = max(1, min(Ho, IM2COL_CHUNK // max(Wo, 1)))
+    buf = xp.empty((C, k, k, rows, Wo), dtype=x.dtype)
+    for y0, y1 in _row_chunks(Ho, Wo):
+        cols = _im2col_rows(xpad, k, y0, y1, Wo, buf[:, :, :, :y1 - y0])
+        xp.matmul(Wmat, cols.reshape(C * k * k, (y1 - y0) * Wo), out=out[:, y0 * Wo:y1 * Wo])
+    if b is not None:
+        out += b[:, None]
+    return out.reshape(O, Ho, Wo)
+
+
+def _weight_grads_im2col(dout, x, k: int, pad: int):
+    """dW[o, c, i, j] = sum_{y,x} dout[o, y, x] * xpad[c, y+i, x+j] = dout @ cols.T, chunked like the forward."""
+    xp = get_array_module(x)
+    O, Ho, Wo = dout.shape
+    C = x.shape[0]
+    xpad = xp.pad(x, ((0, 0), (pad, pad), (pad, pad))) if pad else x
+    dWmat = xp.zeros((O, C * k * k), dtype=x.dtype)
+    rows = max(1, min(Ho, IM2COL_CHUNK // max(Wo, 1)))
+    buf = xp.empty((C, k, k, rows, Wo), dtype=x.dtype)
+    dflat = dout.reshape(O, Ho * Wo)
+    for y0, y1 in _row_chunks(Ho, Wo):
+        cols = _im2col_rows(xpad, k, y0, y1, Wo, buf[:, :, :, :y1 - y0])
+        dWmat += dflat[:, y0 * Wo:y1 * Wo] @ cols.reshape(C * k * k, -1).T
+    return dWmat.reshape(O, C, k, k), dout.sum(axis=(1, 2))
+
+
+def flip_weights(W):
+    """W_flipped[c, o, i, j] = W[o, c, k-1-i, k-1-j]: the kernel of the input-gradient convolution."""
+    xp = get_array_module(W)
+    return xp.ascontiguousarray(W.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+
+
+# ----------------------------------------------------------------------------------------------
+# the layer: dispatch to an algorithm, forward/backward pair with a cache
+# ----------------------------------------------------------------------------------------------
+
+def _conv_fn(algo: str):
+    if algo == "im2col":
+        return conv2d_im2col
+    if algo == "winograd":
+        from .winograd import conv2d_winograd
+
+        return conv2d_winograd
+    raise ValueError(f"unknown conv algorithm {algo!r}: choose one of {', '.join(available_algos())}")
+
+
+def available_algos():
+    """The algorithms that can be selected on this install."""
+    try:
+        from . import winograd  # noqa: F401
+    except ImportError:
+        return ALGOS
+    return ALGOS + ("winograd",)
+
+
+DEFAULT_ALGO = "im2col"
+
+
+def conv2d_forward(x, W, b, pad: int = 1, algo: str | None = None):
+    """out = conv(x, W) + b. x: (C, H, W); W: (O, C, k, k); b: (O,) -> (out: (O, Ho, Wo), cache)."""
+    algo = algo or DEFAULT_ALGO
+    if algo == "naive":
+        out, _ = conv2d_naive_forward(x, W, b, pad)
+    else:
+        out = _conv_fn(algo)(x, W, b, pad)
+    return out, (x, W, b, pad, algo)
+
+
+def conv2d_backward(dout, cache, weight_grads: bool = False):
+    """Gradients of a conv2d_forward. dout: (O, Ho, Wo) -> (dx: (C, H, W), dW, db).
+
+    dW and db are None unless ``weight_grads=True``: a frozen network never needs them.
+    """
+    x, W, b, pad, algo = cache
+    k = W.shape[2]
+    if algo == "naive":
+        dx, dW, db = conv2d_naive_backward(dout, (x, W, b, pad))
+        return (dx, dW, db) if weight_grads else (dx, None, None)
+    if pad > k - 1:
+        raise ValueError(f"pad {pad} > k-1 = {k - 1} is not supported by the fast backward")
+    dx = _conv_fn(algo)(dout, flip_weights(W), None, k - 1 - pad)
+    if not weight_grads:
+        return dx, None, None
+    dW, db = _weight_grads_im2col(dout, x, k, pad)
+    return dx, dW, db
