@@ -16,9 +16,13 @@ Two modes:
 Always check in float64: the rounding error of a difference quotient is about ``eps * |L| / h``;
 with float32's eps ~ 1e-7 no step ``h`` gives a relative error near 1e-6.
 
-The relative error ``|a - n| / max(|a|, |n|, floor)`` is scale free; the floor keeps elements
-whose true gradient is ~0 from dividing by nothing. Run ``python -m minivgg.gradcheck`` for the
-table over every layer (see :mod:`minivgg.gradcheck_suite`).
+The relative error ``|a - n| / max(|a|, |n|, floor)`` is scale free. The floor is 1e-3 of the
+largest gradient element: an element a thousand times smaller than the largest is judged by the
+absolute error it makes at that scale, because near-zero gradients (dead ReLUs, cancelling sums)
+would otherwise turn the harmless rounding error of the difference quotient into a huge ratio.
+A wrong backward pass still shows errors of order 1.
+
+Run ``python -m minivgg.gradcheck`` for the table over every layer, the network and the losses.
 """
 
 from __future__ import annotations
@@ -30,12 +34,19 @@ import numpy as np
 from .backend import get_array_module, to_numpy
 
 
-def rel_error(analytic, numeric, floor: float = 1e-8) -> float:
-    """Max elementwise relative error ``|a - n| / max(|a|, |n|, floor)`` (host float)."""
+def rel_error(analytic, numeric, floor: float | None = None) -> float:
+    """Max elementwise relative error ``|a - n| / max(|a|, |n|, floor)`` (host float).
+
+    floor: default 1e-3 * max(|a|, |n|) over all elements (and never below 1e-30).
+    """
     a = to_numpy(analytic).astype(np.float64)
     n = to_numpy(numeric).astype(np.float64)
+    if not a.size:
+        return 0.0
+    if floor is None:
+        floor = max(1e-3 * float(max(np.abs(a).max(), np.abs(n).max())), 1e-30)
     denom = np.maximum(np.maximum(np.abs(a), np.abs(n)), floor)
-    return float(np.max(np.abs(a - n) / denom)) if a.size else 0.0
+    return float(np.max(np.abs(a - n) / denom))
 
 
 def numerical_gradient(f, x, h: float = 1e-5, indices=None):
@@ -129,3 +140,157 @@ def check_layer(forward, backward, x, h: float = 1e-5, tol: float = 1e-6, seed: 
         return float(xp.sum(forward(z) * r))
 
     return check_gradient(loss, x, analytic, h=h, tol=tol, seed=seed, **kwargs)
+
+
+# ----------------------------------------------------------------------------------------------
+# The suite: every backward pass of the package, as a list of cases that both the command line
+# (``python -m minivgg.gradcheck``) and the test suite run.
+# ----------------------------------------------------------------------------------------------
+
+@dataclass
+class Case:
+    """One check: ``run()`` -> CheckResult for the gradient ``what`` of ``layer`` at ``shape``."""
+
+    layer: str
+    what: str
+    shape: tuple
+    run: object
+
+
+def _conv_cases(rng, algo, C, H, W_, O, k, pad):
+    """dx, dW and db of one convolution, each against finite differences of L = sum(conv(x, W, b) * r)."""
+    from .layers.conv import conv2d_backward, conv2d_forward
+
+    x = rng.standard_normal((C, H, W_))
+    W = rng.standard_normal((O, C, k, k))
+    b = rng.standard_normal(O)
+    out, cache = conv2d_forward(x, W, b, pad, algo)
+    r = rng.standard_normal(out.shape)
+    dx, dW, db = conv2d_backward(r, cache, weight_grads=True)
+
+    def loss(x, W, b):
+        return float((conv2d_forward(x, W, b, pad, algo)[0] * r).sum())
+
+    name = f"conv2d[{algo}] k={k} pad={pad}"
+    return [
+        Case(name, "dx", x.shape, lambda: check_gradient(lambda z: loss(z, W, b), x, dx)),
+        Case(name, "dW", W.shape, lambda: check_gradient(lambda z: loss(x, z, b), W, dW)),
+        Case(name, "db", b.shape, lambda: check_gradient(lambda z: loss(x, W, z), b, db)),
+    ]
+
+
+def _relu_input(rng, shape):
+    """Random values kept away from 0, where ReLU has a kink that a finite difference would straddle."""
+    x = rng.standard_normal(shape)
+    return x + 0.1 * np.sign(x)
+
+
+def tiny_params(widths=(4, 6, 6, 8, 8), seed=0):
+    """Random VGG19-shaped parameters with few channels, float64: name -> (W, b)."""
+    from .vgg import BLOCK_SIZES
+
+    rng = np.random.default_rng(seed)
+    params, cin = {}, 3
+    for b, (n, w) in enumerate(zip(BLOCK_SIZES, widths), 1):
+        for c in range(1, n + 1):
+            params[f"conv{b}_{c}"] = (rng.standard_normal((w, cin, 3, 3)) * np.sqrt(2.0 / (9 * cin)),
+                                      0.1 * rng.standard_normal(w))
+            cin = w
+    return params
+
+
+def suite_cases(seed: int = 0):
+    """Every gradient check of the package (float64, small random inputs)."""
+    from .layers import (avg_pool2d_backward, avg_pool2d_forward, conv2d_backward, conv2d_forward,
+                         max_pool2d_backward, max_pool2d_forward, relu_backward, relu_forward)
+    from .vgg import VGG19
+
+    rng = np.random.default_rng(seed)
+    shapes = [(3, 7, 5, 4, 3, 1), (2, 6, 6, 3, 3, 1), (2, 5, 4, 2, 3, 0), (3, 4, 5, 2, 1, 0)]
+    cases = [c for algo, sh in [("im2col", shapes), ("naive", shapes[:2])] for s in sh
+             for c in _conv_cases(rng, algo, *s)]
+
+    def fwd(f):
+        return lambda z: f(z)[0]
+
+    x = _relu_input(rng, (3, 5, 7))
+    cases.append(Case("relu", "dx", x.shape, lambda x=x: check_layer(
+        fwd(relu_forward), lambda d: relu_backward(d, relu_forward(x)[1]), x)))
+    for H, W_ in [(6, 8), (7, 5)]:
+        x = rng.standard_normal((3, H, W_))
+        cases.append(Case("avg_pool2d", "dx", x.shape, lambda x=x: check_layer(
+            fwd(avg_pool2d_forward), lambda d: avg_pool2d_backward(d, avg_pool2d_forward(x)[1]), x)))
+        cases.append(Case("max_pool2d", "dx", x.shape, lambda x=x: check_layer(
+            fwd(max_pool2d_forward), lambda d: max_pool2d_backward(d, max_pool2d_forward(x)[1]), x)))
+
+    # A composite chain, conv -> relu -> pool -> conv -> relu, as in a VGG block boundary.
+    W1, b1 = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    W2, b2 = rng.standard_normal((5, 4, 3, 3)), rng.standard_normal(5)
+    x = rng.standard_normal((3, 9, 8))
+
+    def chain_forward(z):
+        h, c1 = conv2d_forward(z, W1, b1)
+        h, c2 = relu_forward(h)
+        h, c3 = avg_pool2d_forward(h)
+        h, c4 = conv2d_forward(h, W2, b2)
+        h, c5 = relu_forward(h)
+        return h, (c1, c2, c3, c4, c5)
+
+    def chain_backward(d):
+        c1, c2, c3, c4, c5 = chain_forward(x)[1]
+        d = relu_backward(d, c5)
+        d = conv2d_backward(d, c4)[0]
+        d = avg_pool2d_backward(d, c3)
+        d = relu_backward(d, c2)
+        return conv2d_backward(d, c1)[0]
+
+    # The chain is piecewise linear, so a large step costs no truncation error and keeps the
+    # rounding error (~ eps * |L| / h) of the summed loss far below the tolerance.
+    cases.append(Case("conv-relu-pool-conv-relu", "dx", x.shape,
+                      lambda: check_layer(fwd(chain_forward), chain_backward, x, h=1e-3)))
+
+    # The whole network: gradients given at taps of several depths, carried to the image at once.
+    params = tiny_params(seed=seed)
+    taps = ("conv1_1", "conv2_2", "conv3_1", "conv4_2", "conv5_1")
+    for pooling in ("avg", "max"):
+        net = VGG19(params, pooling=pooling, dtype="float64")
+        x = 40.0 * rng.standard_normal((3, 16, 16))
+        R = {k: rng.standard_normal(v.shape) for k, v in net.forward(x, taps).items()}
+
+        def run(net=net, x=x, R=R):
+            net.forward(x, taps)
+            g = net.backward(R)
+            return check_gradient(lambda z: sum(float((v * R[k]).sum()) for k, v in net.forward(z, taps).items()),
+                                  x, g, mode="direction", h=1e-3, directions=4)
+
+        cases.append(Case(f"VGG19 pooling={pooling} taps {','.join(taps)}", "dx", x.shape, run))
+    return cases
+
+
+def main(argv=None) -> int:
+    from .cli import ArgumentParser
+
+    parser = ArgumentParser(prog="python -m minivgg.gradcheck",
+                            description="Finite-difference checks of every backward pass in minivgg (float64).")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the random inputs (default 0)")
+    args = parser.parse_args(argv)
+    rows, failed = [], 0
+    for case in suite_cases(args.seed):
+        res = case.run()
+        failed += not res.ok
+        rows.append((case.layer, case.what, "x".join(map(str, case.shape)), f"{res.max_rel_error:.2e}",
+                     "pass" if res.ok else "FAIL"))
+    head = ("layer", "grad", "shape", "max rel err", "result")
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    for r in [head] + rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    print(f"{len(rows) - failed} passed, {failed} failed (tolerance {CheckResult(0, 1e-6, '', 0).tol:.0e})")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    from .cli import run_main
+
+    sys.exit(run_main(main, prog="python -m minivgg.gradcheck"))

@@ -1,0 +1,143 @@
+"""Layers: naive vs fast agree, conv matches SciPy, every backward passes finite differences."""
+
+import numpy as np
+import pytest
+from scipy.signal import correlate
+
+from minivgg import gradcheck
+from minivgg.gradcheck import check_gradient, check_layer, suite_cases
+from minivgg.layers import (avg_pool2d_backward, avg_pool2d_forward, conv2d_backward, conv2d_forward,
+                            conv2d_naive_backward, conv2d_naive_forward, max_pool2d_backward,
+                            max_pool2d_forward, relu_backward, relu_forward)
+from minivgg.layers import conv as conv_module
+
+SHAPES = [(3, 8, 8, 4), (2, 7, 5, 3), (5, 1, 1, 2), (1, 3, 9, 6)]   # (C, H, W, O), odd sizes included
+
+
+def _conv_inputs(rng, C, H, W, O, dtype, k=3):
+    return (rng.standard_normal((C, H, W)).astype(dtype), rng.standard_normal((O, C, k, k)).astype(dtype),
+            rng.standard_normal(O).astype(dtype))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fast_conv_equals_naive_float32(shape, seed):
+    rng = np.random.default_rng(seed)
+    x, W, b = _conv_inputs(rng, *shape, np.float32)
+    ref, ref_cache = conv2d_naive_forward(x, W, b)
+    out, cache = conv2d_forward(x, W, b, algo="im2col")
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+    d = rng.standard_normal(out.shape).astype(np.float32)
+    for got, want in zip(conv2d_backward(d, cache, weight_grads=True), conv2d_naive_backward(d, ref_cache)):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("algo", ["naive", "im2col"])
+@pytest.mark.parametrize("k,pad", [(3, 1), (3, 0), (1, 0)])
+def test_conv_matches_scipy_correlate(algo, k, pad):
+    rng = np.random.default_rng(3)
+    x, W, b = _conv_inputs(rng, 3, 6, 7, 4, np.float64, k=k)
+    out, _ = conv2d_forward(x, W, b, pad=pad, algo=algo)
+    xpad = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
+    ref = np.stack([sum(correlate(xpad[c], W[o, c], mode="valid") for c in range(3)) + b[o] for o in range(4)])
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_im2col_chunking_does_not_change_the_result(monkeypatch):
+    rng = np.random.default_rng(4)
+    x, W, b = _conv_inputs(rng, 3, 11, 9, 5, np.float64)
+    whole, _ = conv2d_forward(x, W, b)
+    monkeypatch.setattr(conv_module, "IM2COL_CHUNK", 9 * 2)      # 2 rows a chunk, last chunk short
+    np.testing.assert_allclose(conv2d_forward(x, W, b)[0], whole, rtol=1e-13)
+    d = rng.standard_normal(whole.shape)
+    monkeypatch.setattr(conv_module, "IM2COL_CHUNK", 9 * 3)
+    dx, dW, db = conv2d_backward(d, conv2d_forward(x, W, b)[1], weight_grads=True)
+    for got, want in zip((dx, dW, db), conv2d_naive_backward(d, (x, W, b, 1))):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_fast_backward_skips_weight_gradients_unless_asked(monkeypatch):
+    rng = np.random.default_rng(5)
+    x, W, b = _conv_inputs(rng, 2, 5, 5, 3, np.float32)
+    out, cache = conv2d_forward(x, W, b)
+
+    def boom(*a, **k):
+        raise AssertionError("weight gradients computed without being asked")
+
+    monkeypatch.setattr(conv_module, "_weight_grads_im2col", boom)
+    dx, dW, db = conv2d_backward(np.ones_like(out), cache)
+    assert dW is None and db is None and dx.shape == x.shape
+
+
+# --- the finite-difference suite, the same cases as `python -m minivgg.gradcheck` -------------
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gradcheck_suite(seed):
+    failures = []
+    for case in suite_cases(seed):
+        res = case.run()
+        if not res.ok:
+            failures.append(f"{case.layer} {case.what} {case.shape}: {res.max_rel_error:.2e}")
+    assert not failures, failures
+
+
+def test_checker_catches_a_wrong_gradient():
+    """A deliberately wrong backward (unflipped kernel) must fail the check, or the suite proves nothing."""
+    rng = np.random.default_rng(6)
+    x, W, b = _conv_inputs(rng, 2, 5, 6, 3, np.float64)
+
+    def wrong_backward(d):
+        return conv_module.conv2d_im2col(d, np.ascontiguousarray(W.transpose(1, 0, 2, 3)), None, 1)
+
+    res = check_layer(lambda z: conv2d_forward(z, W, b)[0], wrong_backward, x)
+    assert not res.ok and res.max_rel_error > 1e-2
+    # ... and a relu that lets the gradient through everywhere
+    x = gradcheck._relu_input(rng, (2, 4, 4))
+    res = check_layer(lambda z: relu_forward(z)[0], lambda d: d, x)
+    assert not res.ok
+
+
+def test_check_gradient_direction_mode_catches_scaling_error():
+    x = np.random.default_rng(7).standard_normal((3, 4))
+    assert check_gradient(lambda z: float((z ** 2).sum()), x, 2 * x, mode="direction").ok
+    assert not check_gradient(lambda z: float((z ** 2).sum()), x, 2.01 * x, mode="direction").ok
+
+
+def test_gradcheck_needs_float64():
+    with pytest.raises(ValueError):
+        check_gradient(lambda z: float(z.sum()), np.ones(3, np.float32), np.ones(3, np.float32))
+
+
+# --- pooling and relu details ----------------------------------------------------------------
+
+def test_pooling_odd_sizes_drop_the_last_row_and_column():
+    x = np.arange(3 * 5 * 7, dtype=np.float64).reshape(3, 5, 7)
+    for fwd, bwd in [(avg_pool2d_forward, avg_pool2d_backward), (max_pool2d_forward, max_pool2d_backward)]:
+        out, cache = fwd(x)
+        assert out.shape == (3, 2, 3)
+        dx = bwd(np.ones_like(out), cache)
+        assert dx.shape == x.shape
+        assert not dx[:, 4, :].any() and not dx[:, :, 6].any()
+    np.testing.assert_allclose(avg_pool2d_forward(x)[0][0, 0, 0], (0 + 1 + 7 + 8) / 4)
+    np.testing.assert_allclose(max_pool2d_forward(x)[0][0, 0, 0], 8)
+
+
+def test_max_pool_ties_go_to_the_first_maximum():
+    x = np.ones((1, 2, 2))
+    out, cache = max_pool2d_forward(x)
+    dx = max_pool2d_backward(np.full((1, 1, 1), 5.0), cache)
+    np.testing.assert_array_equal(dx[0], [[5.0, 0.0], [0.0, 0.0]])
+
+
+def test_relu_gradient_is_zero_at_zero_and_below():
+    x = np.array([-1.0, 0.0, 2.0])
+    out, cache = relu_forward(x)
+    np.testing.assert_array_equal(out, [0, 0, 2])
+    np.testing.assert_array_equal(relu_backward(np.ones(3), cache), [0, 0, 1])
+
+
+def test_pooling_too_small_is_a_clear_error():
+    with pytest.raises(ValueError, match="cannot 2x2-pool"):
+        avg_pool2d_forward(np.ones((1, 1, 4)))
