@@ -149,3 +149,18 @@ class VGG19:
         if g is None:
             raise ValueError("backward() got no tap gradients")
         return g
+
+
+def main(argv=None) -> int:
+    """``python -m minivgg.vgg summary --size N``: what each layer costs (see :mod:`minivgg.cost`)."""
+    from .cost import summary_main
+
+    return summary_main(argv)
+
+
+if __name__ == "__main__":
+    import sys
+
+    from .cli import run_main
+
+    sys.exit(run_main(main, prog="python -m minivgg.vgg"))
