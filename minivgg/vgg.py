@@ -70,6 +70,9 @@ class VGG19:
         self.params = {n: (self.backend.asarray(params[n][0]), self.backend.asarray(params[n][1]))
                        for n in LAYER_NAMES}
         self.layer_names = LAYER_NAMES
+        # Per-layer precomputations of the frozen weights (flipped kernel, Winograd transforms),
+        # filled on first use by conv2d_forward/backward. Valid because the weights never change.
+        self._conv_wcache = {n: {} for n in LAYER_NAMES}
         self._tape = None
 
     @classmethod
@@ -111,7 +114,7 @@ class VGG19:
                 h, cache = pool_fwd(h)
                 tape.append(("pool", None, cache))
             W, b = self.params[name]
-            h, cache = conv2d_forward(h, W, b, pad=1, algo=self.conv_algo)
+            h, cache = conv2d_forward(h, W, b, pad=1, algo=self.conv_algo, wcache=self._conv_wcache[name])
             # Keep only what dx needs: the fast paths drop the input x (it serves dW alone).
             tape.append(("conv", name, cache if self.conv_algo == "naive" else (None,) + cache[1:]))
             h, cache = relu_forward(h)

@@ -18,7 +18,9 @@ Three implementations compute the same thing:
 * ``im2col``: copy every k x k window into a column of a matrix ("image to columns") so the whole
   convolution becomes one matrix product ``W.reshape(O, C*k*k) @ cols``, which BLAS runs near the
   machine's peak. Done in chunks of output rows so the column buffer stays small.
-* ``winograd`` (:mod:`minivgg.layers.winograd`, when present): fewer multiplications for 3x3.
+* ``winograd`` (:mod:`minivgg.layers.winograd`): Winograd F(4x4, 3x3), 4x fewer multiplications
+  for 3x3 kernels (``winograd2``: F(2x2, 3x3), 2.25x fewer, more accurate in float32). Other
+  kernel sizes fall back to im2col.
 
 The backward pass w.r.t. the input is itself a convolution: each ``x[c, y, x]`` touched
 ``out[o, y - i + pad, x - j + pad]`` through ``W[o, c, i, j]``, so
@@ -110,22 +112,40 @@ def _row_chunks(Ho: int, Wo: int):
 
 
 def conv2d_im2col(x, W, b=None, pad: int = 1):
-    """Convolution as chunked im2col + GEMM. x: (C, H, W); W: (O, C, k, k); b: (O,) or None -> (O, Ho, Wo)."""
+    """Convolution as chunked im2col + GEMM. x: (C, H, W); W: (O, C, k, k); b: (O,) or None -> (O, Ho, Wo).
+
+    The padded input is flattened, rows ``Hp x Wp`` laid end to end. Then the column of window
+    offset (i, j) for output rows y0..y1 is ONE contiguous run of the flat input, starting at
+    ``(y0 + i) * Wp + j``: the copies are memcpys, not strided gathers. The price is that every
+    output row is computed ``Wp`` wide instead of ``Wo`` (the k-1 extra columns straddle the row
+    end and are thrown away), a waste of (k-1)/Wp: under 1 % at 512 px, 6 % at 32 px.
+    """
     xp = get_array_module(x)
     O, C, k, _ = W.shape
     _, H, Wd = x.shape
     Ho, Wo = _out_size(H, k, pad), _out_size(Wd, k, pad)
-    xpad = xp.pad(x, ((0, 0), (pad, pad), (pad, pad))) if pad else x
+    Hp, Wp = H + 2 * pad, Wd + 2 * pad
+    # k-1 spare zeros at the end: the last window's overhang past the final row stays inside.
+    xflat = xp.zeros((C, Hp * Wp + k - 1), dtype=x.dtype)
+    xflat[:, :Hp * Wp].reshape(C, Hp, Wp)[:, pad:pad + H, pad:pad + Wd] = x
     Wmat = W.reshape(O, C * k * k)
-    out = xp.empty((O, Ho * Wo), dtype=x.dtype)
-    rows = max(1, min(Ho, IM2COL_CHUNK // max(Wo, 1)))
-    buf = xp.empty((C, k, k, rows, Wo), dtype=x.dtype)
-    for y0, y1 in _row_chunks(Ho, Wo):
-        cols = _im2col_rows(xpad, k, y0, y1, Wo, buf[:, :, :, :y1 - y0])
-        xp.matmul(Wmat, cols.reshape(C * k * k, (y1 - y0) * Wo), out=out[:, y0 * Wo:y1 * Wo])
+    out = xp.empty((O, Ho, Wo), dtype=x.dtype)
+    rows = max(1, min(Ho, IM2COL_CHUNK // Wp))
+    colstore = xp.empty(C * k * k * rows * Wp, dtype=x.dtype)
+    outstore = xp.empty(O * rows * Wp, dtype=x.dtype)
+    for y0, y1 in _row_chunks(Ho, Wp):
+        n = (y1 - y0) * Wp
+        cols = colstore[:C * k * k * n].reshape(C, k, k, n)
+        for i in range(k):
+            for j in range(k):
+                s = (y0 + i) * Wp + j
+                cols[:, i, j] = xflat[:, s:s + n]
+        res = outstore[:O * n].reshape(O, n)
+        xp.matmul(Wmat, cols.reshape(C * k * k, n), out=res)
+        out[:, y0:y1] = res.reshape(O, y1 - y0, Wp)[:, :, :Wo]
     if b is not None:
-        out += b[:, None]
-    return out.reshape(O, Ho, Wo)
+        out += b.reshape(O, 1, 1)
+    return out
 
 
 def _weight_grads_im2col(dout, x, k: int, pad: int):
@@ -157,7 +177,7 @@ def flip_weights(W):
 def _conv_fn(algo: str):
     if algo == "im2col":
         return conv2d_im2col
-    if algo == "winograd":
+    if algo in ("winograd", "winograd2"):
         from .winograd import conv2d_winograd
 
         return conv2d_winograd
@@ -170,20 +190,48 @@ def available_algos():
         from . import winograd  # noqa: F401
     except ImportError:
         return ALGOS
-    return ALGOS + ("winograd",)
+    return ALGOS + ("winograd", "winograd2")
 
 
-DEFAULT_ALGO = "im2col"
+# winograd = F(4x4, 3x3): 4x fewer multiplies than direct, the fastest here (see bench/bench_vgg.py).
+DEFAULT_ALGO = "winograd"
 
 
-def conv2d_forward(x, W, b, pad: int = 1, algo: str | None = None):
-    """out = conv(x, W) + b. x: (C, H, W); W: (O, C, k, k); b: (O,) -> (out: (O, Ho, Wo), cache)."""
+def _winograd_ok(W, pad: int) -> bool:
+    return W.shape[2] == W.shape[3] == 3 and 0 <= pad <= 2
+
+
+def _run(algo: str, x, W, b, pad: int, wcache, key: str):
+    """Run the fast algorithm; ``wcache`` (a dict or None) keeps per-weight precomputations under ``key``."""
+    if algo in ("winograd", "winograd2") and _winograd_ok(W, pad):
+        from .winograd import conv2d_winograd, transform_weights
+
+        m = 4 if algo == "winograd" else 2
+        U = None
+        if wcache is not None:
+            ck = (key, algo)
+            if ck not in wcache:
+                wcache[ck] = transform_weights(W, m)
+            U = wcache[ck]
+        return conv2d_winograd(x, W, b, pad, U=U, m=m)
+    if algo not in ("im2col", "winograd", "winograd2"):
+        _conv_fn(algo)           # raises the "unknown algorithm" error
+    return conv2d_im2col(x, W, b, pad)   # also the fallback for kernels Winograd does not cover
+
+
+def conv2d_forward(x, W, b, pad: int = 1, algo: str | None = None, wcache: dict | None = None):
+    """out = conv(x, W) + b. x: (C, H, W); W: (O, C, k, k); b: (O,) -> (out: (O, Ho, Wo), cache).
+
+    wcache: optional dict the caller keeps per weight array, for weights that do not change
+    (a frozen network): the flipped kernel and the Winograd-transformed weights are computed once
+    and stored in it instead of on every call. Leave it None when W may change between calls.
+    """
     algo = algo or DEFAULT_ALGO
     if algo == "naive":
         out, _ = conv2d_naive_forward(x, W, b, pad)
     else:
-        out = _conv_fn(algo)(x, W, b, pad)
-    return out, (x, W, b, pad, algo)
+        out = _run(algo, x, W, b, pad, wcache, "fwd")
+    return out, (x, W, b, pad, algo, wcache)
 
 
 def conv2d_backward(dout, cache, weight_grads: bool = False):
@@ -191,14 +239,21 @@ def conv2d_backward(dout, cache, weight_grads: bool = False):
 
     dW and db are None unless ``weight_grads=True``: a frozen network never needs them.
     """
-    x, W, b, pad, algo = cache
+    x, W, b, pad, algo = cache[:5]
+    wcache = cache[5] if len(cache) > 5 else None
     k = W.shape[2]
     if algo == "naive":
         dx, dW, db = conv2d_naive_backward(dout, (x, W, b, pad))
         return (dx, dW, db) if weight_grads else (dx, None, None)
     if pad > k - 1:
         raise ValueError(f"pad {pad} > k-1 = {k - 1} is not supported by the fast backward")
-    dx = _conv_fn(algo)(dout, flip_weights(W), None, k - 1 - pad)
+    if wcache is not None:
+        if "flipped" not in wcache:
+            wcache["flipped"] = flip_weights(W)
+        Wf = wcache["flipped"]
+    else:
+        Wf = flip_weights(W)
+    dx = _run(algo, dout, Wf, None, k - 1 - pad, wcache, "bwd")
     if not weight_grads:
         return dx, None, None
     dW, db = _weight_grads_im2col(dout, x, k, pad)
