@@ -1,0 +1,163 @@
+"""Multi-scale (coarse-to-fine) style transfer: the sizes, the iteration schedule and the upsampling.
+
+Optimising a 512 px image from white noise is slow: every L-BFGS iteration costs a forward and a
+backward pass through VGG19 at full size, and most of the early iterations only lay out the
+coarse structure (where the sky is, the large strokes), which a 128 px image shows just as well
+at a sixteenth of the cost. Coarse-to-fine therefore runs the *same objective* at a sequence of
+sizes, smallest first, and starts each size from the previous result, upsampled; the large sizes
+then only have to add fine detail, and need far fewer iterations.
+
+Sizes are long sides in pixels (the other side follows the content's aspect ratio, as ``--size``):
+
+* ``--scales 256,512``: exactly these sizes (any order; run smallest first; no duplicates).
+* ``--size 512 --levels 3``: ``levels`` sizes, each half the next: ``size / 2^k`` rounded half up,
+  i.e. 128, 256, 512. ``--levels 1`` is a plain single-size run.
+
+**Iteration schedule** (:func:`iteration_schedule`). ``--iterations N`` is the count at the
+*smallest* size; each larger size gets half the previous one's (rounded up), but never fewer than
+``MIN_SCALE_ITERATIONS`` (20, or N itself if N is smaller): ``N=400`` over 128, 256, 512 gives
+400, 200, 100. An iteration at twice the size costs four times as much, so the big sizes still
+take most of the time -- but much less than N iterations at full size would. To choose every count
+yourself give a comma list, one per size, smallest size first: ``--iterations 300,100,50``.
+
+**Upsampling** (:func:`upsample_init`). The previous result is turned back into a picture
+(:func:`~minivgg.image.deprocess`, which rounds and clips to 0..255), resized with the package's one
+resize function (:func:`~minivgg.image.resize_image`, LANCZOS) to the next size's exact shape, and
+preprocessed again. Rounding to 8 bits costs at most half a grey level per pixel, which the next
+size's optimisation removes in its first steps.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import UsageError
+
+#: The fewest iterations any size but the smallest gets under the halving rule.
+MIN_SCALE_ITERATIONS = 20
+
+
+def _round_half_up(x: float) -> int:
+    return int(math.floor(x + 0.5))
+
+
+def _int(text, what: str) -> int:
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise UsageError(f"{what}: expected a positive integer, got {str(text).strip()!r}") from None
+    if value < 1:
+        raise UsageError(f"{what}: expected a positive integer, got {value}")
+    return value
+
+
+def parse_scales(text) -> tuple:
+    """``"256,512"`` (or a sequence of ints) -> ``(256, 512)``: sizes sorted smallest first.
+
+    UsageError for an empty list, a non-integer or non-positive size, or a size given twice.
+    """
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    if isinstance(text, str) and not text.strip():
+        raise UsageError("--scales: give sizes separated by commas, such as 256,512")
+    sizes = [_int(p, "--scales") for p in parts]
+    if not sizes:
+        raise UsageError("--scales: give sizes separated by commas, such as 256,512")
+    if len(set(sizes)) != len(sizes):
+        raise UsageError(f"--scales lists a size twice: {','.join(map(str, sizes))}")
+    return tuple(sorted(sizes))
+
+
+def level_sizes(size: int, levels: int) -> tuple:
+    """``levels`` sizes ending at ``size``, each half the next (``size / 2^k`` rounded half up), smallest first."""
+    size, levels = _int(size, "--size"), _int(levels, "--levels")
+    sizes = tuple(max(1, _round_half_up(size / 2 ** k)) for k in range(levels - 1, -1, -1))
+    if len(set(sizes)) != len(sizes):
+        raise UsageError(f"--size {size} cannot be halved {levels - 1} times (sizes {sizes}): use fewer --levels")
+    return sizes
+
+
+def resolve_scales(size=None, scales=None, levels=None, min_size: int = 1) -> tuple:
+    """The sizes of a run, smallest first, from the command line's ``--size``, ``--scales``, ``--levels``.
+
+    * neither scales nor levels: ``(size,)``;
+    * scales (a string or a sequence): those; ``size``, if given, must equal the largest of them;
+    * levels: :func:`level_sizes` of ``size`` (which is then required).
+
+    ``min_size``: the smallest size the layers need (see :func:`minivgg.vgg.min_input_size`); a
+    smaller one is a UsageError. (It bounds the long side; the short side is checked when the
+    images are loaded, since it depends on their aspect ratio.)
+    """
+    if scales is not None and levels is not None:
+        raise UsageError("give --scales or --levels, not both")
+    if scales is not None:
+        sizes = parse_scales(scales)
+        if size is not None and int(size) != sizes[-1]:
+            raise UsageError(f"--size {size} differs from the largest of --scales {','.join(map(str, sizes))}; "
+                             "drop --size (the largest scale is the output size)")
+    elif levels is not None:
+        if size is None:
+            raise UsageError("--levels needs --size (the output size, the largest level)")
+        sizes = level_sizes(size, levels)
+    else:
+        if size is None:
+            raise UsageError("no output size given")
+        sizes = (_int(size, "--size"),)
+    if sizes[0] < min_size:
+        raise UsageError(f"the smallest scale, {sizes[0]} px, is below the {min_size} px the chosen layers need: "
+                         "use fewer --levels or larger --scales")
+    return sizes
+
+
+def iteration_schedule(iterations: int, n_scales: int, minimum: int = MIN_SCALE_ITERATIONS) -> tuple:
+    """Iterations per size, smallest first: ``iterations`` at the smallest, halved (rounded up) at each
+    larger one, never below ``min(minimum, iterations)``. One size: ``(iterations,)``."""
+    iterations, n_scales = _int(iterations, "--iterations"), _int(n_scales, "number of scales")
+    floor = min(int(minimum), iterations)
+    return tuple(max(floor, -(-iterations // 2 ** k)) for k in range(n_scales))
+
+
+def parse_iterations(value, n_scales: int) -> tuple:
+    """``--iterations``: one count (the halving schedule) or a comma list with one count per size."""
+    if isinstance(value, str) and "," in value:
+        counts = tuple(_int(p, "--iterations") for p in value.split(","))
+    elif isinstance(value, (list, tuple)):
+        counts = tuple(_int(p, "--iterations") for p in value)
+        if len(counts) == 1:
+            return iteration_schedule(counts[0], n_scales)
+    else:
+        return iteration_schedule(_int(value, "--iterations"), n_scales)
+    if len(counts) != n_scales:
+        raise UsageError(f"--iterations has {len(counts)} counts for {n_scales} scales: give one count, "
+                         "or one per scale (smallest scale first)")
+    return counts
+
+
+def upsample_init(x_prev, new_shape):
+    """The previous scale's result resized to ``new_shape = (H, W)``, as the next scale's start.
+
+    ``x_prev``: an RGB uint8 picture ``(h, w, 3)`` -> RGB uint8 ``(H, W, 3)``; or a network input
+    ``(3, h, w)`` (NumPy or CuPy, any float dtype) -> ``(3, H, W)`` of the same array module and dtype.
+    ``new_shape`` may also be ``(3, H, W)``. Resizing is :func:`minivgg.image.resize_image` (LANCZOS).
+    """
+    from .backend import get_array_module, to_numpy
+    from .image import deprocess, preprocess, resize_image
+
+    shape = tuple(int(s) for s in new_shape)
+    if len(shape) == 3 and shape[0] == 3:
+        shape = shape[1:]
+    if len(shape) != 2:
+        raise UsageError(f"upsample_init: new_shape must be (H, W), got {tuple(new_shape)}")
+    if isinstance(x_prev, np.ndarray) and x_prev.dtype == np.uint8:
+        return resize_image(x_prev, shape=shape)
+    if x_prev.ndim != 3 or x_prev.shape[0] != 3:
+        raise UsageError(f"upsample_init: expected an RGB uint8 (h, w, 3) or a network input (3, h, w), "
+                         f"got {x_prev.dtype} {tuple(x_prev.shape)}")
+    xp = get_array_module(x_prev)
+    rgb = resize_image(deprocess(to_numpy(x_prev)), shape=shape)
+    return xp.asarray(preprocess(rgb).astype(x_prev.dtype, copy=False))
+
+
+__all__ = ["MIN_SCALE_ITERATIONS", "parse_scales", "level_sizes", "resolve_scales", "iteration_schedule",
+           "parse_iterations", "upsample_init"]
