@@ -25,9 +25,7 @@ from .errors import UsageError
 from .layers import (avg_pool2d_backward, avg_pool2d_forward, conv2d_backward, conv2d_forward,
                      max_pool2d_backward, max_pool2d_forward, relu_backward, relu_forward)
 from .layers.conv import DEFAULT_ALGO, available_algos
-
-BLOCK_SIZES = (2, 2, 4, 4, 4)
-LAYER_NAMES = tuple(f"conv{b}_{c}" for b, n in enumerate(BLOCK_SIZES, 1) for c in range(1, n + 1))
+from .weights import BLOCK_SIZES, LAYER_NAMES  # noqa: F401  (re-exported: the network's layer names)
 POOLINGS = {"avg": (avg_pool2d_forward, avg_pool2d_backward),
             "max": (max_pool2d_forward, max_pool2d_backward)}
 
