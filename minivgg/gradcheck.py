@@ -264,6 +264,43 @@ def suite_cases(seed: int = 0):
                                   x, g, mode="direction", h=1e-3, directions=4)
 
         cases.append(Case(f"VGG19 pooling={pooling} taps {','.join(taps)}", "dx", x.shape, run))
+    cases += _winograd_cases(np.random.default_rng(seed + 1000), params, taps)
+    return cases
+
+
+def _winograd_cases(rng, params, taps):
+    """Winograd F(4x4,3x3) and F(2x2,3x3): forward equal to the naive loops, dx (the flipped-kernel
+    conv, also Winograd) against finite differences, and the whole network with each algorithm."""
+    from .layers.conv import conv2d_naive_forward, conv2d_forward
+    from .vgg import VGG19
+
+    cases = []
+    for algo in ("winograd", "winograd2"):
+        for C, H, W_, O, pad in [(3, 7, 5, 4, 1), (2, 9, 6, 3, 0), (3, 4, 5, 2, 2), (2, 1, 1, 3, 1)]:
+            x = rng.standard_normal((C, H, W_))
+            W = rng.standard_normal((O, C, 3, 3))
+            b = rng.standard_normal(O)
+
+            def fwd_equal(x=x, W=W, b=b, pad=pad, algo=algo):
+                got = conv2d_forward(x, W, b, pad, algo)[0]
+                want = conv2d_naive_forward(x, W, b, pad)[0]
+                return CheckResult(rel_error(got, want), 1e-10, "elements", got.size)
+
+            name = f"conv2d[{algo}] k=3 pad={pad}"
+            cases.append(Case(name + " vs naive", "forward", x.shape, fwd_equal))
+            cases += [c for c in _conv_cases(rng, algo, C, H, W_, O, 3, pad) if c.what == "dx"]
+    for algo in ("winograd", "im2col"):
+        net = VGG19(params, pooling="avg", dtype="float64", conv_algo=algo)
+        x = 40.0 * rng.standard_normal((3, 16, 16))
+        R = {k: rng.standard_normal(v.shape) for k, v in net.forward(x, taps).items()}
+
+        def run(net=net, x=x, R=R):
+            net.forward(x, taps)
+            g = net.backward(R)
+            return check_gradient(lambda z: sum(float((v * R[k]).sum()) for k, v in net.forward(z, taps).items()),
+                                  x, g, mode="direction", h=1e-3, directions=4)
+
+        cases.append(Case(f"VGG19[{algo}] pooling=avg taps {','.join(taps)}", "dx", x.shape, run))
     return cases
 
 

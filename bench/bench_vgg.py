@@ -1,0 +1,338 @@
+"""Benchmark of the VGG19 unit of work: forward + input-gradient backward up to conv5_1 (avg pooling).
+
+    python bench/bench_vgg.py [--sizes 256 512] [--device cpu|gpu] [--algo im2col winograd]
+    python bench/bench_vgg.py --compare-naive [--naive-sizes 32]
+
+Prints, in one run:
+  1. the GEMM peak measured right now (``a @ b``, 2048 x 2048 float32), the yardstick for the rest;
+  2. per conv layer and algorithm: forward and backward (dx) time, GFLOP/s, fraction of that peak;
+  3. the whole unit per size and algorithm: seconds per step (median), effective GFLOP/s with the
+     direct-conv FLOP count (so Winograd, which does fewer multiplies, can show > 100 % of peak),
+     and the peak resident memory -- each measured in a fresh subprocess so peaks do not mix;
+  4. one L-BFGS stylisation step end to end (losses included) at each size.
+
+FLOP counts come from :mod:`minivgg.cost` (the same numbers as ``python -m minivgg.vgg summary``).
+Timings on a shared machine are noisy: every figure is a median, and the load average is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from minivgg.backend import get_backend, to_numpy  # noqa: E402
+from minivgg.cost import UNIT_UPTO, layer_costs, unit_flop  # noqa: E402
+
+WEIGHTS = ROOT / "weights" / "vgg19.npz"
+
+
+# ----------------------------------------------------------------------------------------------
+def _sync(xp):
+    if xp.__name__ == "cupy":
+        xp.cuda.Device().synchronize()
+
+
+def timeit(f, xp, repeats: int, warmup: int = 1) -> float:
+    """Median seconds of ``f()`` over ``repeats`` runs after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        f()
+    _sync(xp)
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        f()
+        _sync(xp)
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def gemm_peak(xp, n: int = 2048, repeats: int = 7) -> float:
+    """GFLOP/s of one ``a @ b`` on n x n float32 matrices (median)."""
+    rng = np.random.default_rng(0)
+    a = xp.asarray(rng.standard_normal((n, n)), dtype=np.float32)
+    b = xp.asarray(rng.standard_normal((n, n)), dtype=np.float32)
+    out = xp.empty((n, n), dtype=np.float32)
+    t = timeit(lambda: xp.matmul(a, b, out=out), xp, repeats, warmup=2)
+    return 2.0 * n ** 3 / t / 1e9
+
+
+def load_params(random: bool = False):
+    """(params, where from): the real weights if present, else random ones of the real shapes."""
+    from minivgg.cost import VGG19_WIDTHS
+    from minivgg.vgg import LAYER_NAMES
+
+    if WEIGHTS.exists() and not random:
+        from minivgg.weights import load_weights
+
+        params, _ = load_weights(WEIGHTS, dtype="float32")
+        return params, f"weights: {WEIGHTS.relative_to(ROOT)}"
+    rng = np.random.default_rng(0)
+    params, cin = {}, 3
+    for name, O in zip(LAYER_NAMES, VGG19_WIDTHS):
+        params[name] = ((rng.standard_normal((O, cin, 3, 3)) * np.sqrt(2.0 / (9 * cin))).astype(np.float32),
+                        np.zeros(O, np.float32))
+        cin = O
+    return params, "weights: random, real VGG19 shapes (weights/vgg19.npz absent; speed is the same)"
+
+
+def peak_memory_mb(xp) -> float:
+    """Peak resident memory of this process in MB (GPU: bytes held by CuPy's memory pool)."""
+    if xp.__name__ == "cupy":
+        return xp.get_default_memory_pool().total_bytes() / 2 ** 20
+    import resource
+
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024 if sys.platform != "darwin" else kb / 2 ** 20
+
+
+# ----------------------------------------------------------------------------------------------
+# children: each unit / L-BFGS measurement runs in a fresh process, so its peak memory is its own
+# ----------------------------------------------------------------------------------------------
+
+def child_unit(args) -> dict:
+    from minivgg.vgg import VGG19
+
+    params, _ = load_params(args.random_weights)
+    net = VGG19(params, pooling="avg", device=args.device, dtype="float32", conv_algo=args.algo)
+    xp = net.xp
+    rng = np.random.default_rng(1)
+    x = xp.asarray(rng.uniform(-120, 120, (3, args.size, args.size)), dtype=np.float32)
+    g5 = None
+
+    def step():
+        nonlocal g5
+        taps = net.forward(x, [UNIT_UPTO])
+        if g5 is None:
+            g5 = xp.asarray(rng.standard_normal(taps[UNIT_UPTO].shape), dtype=np.float32)
+        return net.backward({UNIT_UPTO: g5})
+
+    t = timeit(step, xp, args.repeats)
+    dx = step()
+    return {"seconds": t, "peak_mb": peak_memory_mb(xp), "dtype": str(dx.dtype)}
+
+
+def child_lbfgs(args) -> dict:
+    from minivgg.vgg import VGG19
+
+    try:
+        from minivgg.transfer import StyleTransfer
+    except ImportError:
+        StyleTransfer = None
+    params, _ = load_params(args.random_weights)
+    net = VGG19(params, pooling="avg", device=args.device, dtype="float32", conv_algo=args.algo)
+    xp = net.xp
+    rng = np.random.default_rng(2)
+    content = xp.asarray(rng.uniform(-120, 120, (3, args.size, args.size)), dtype=np.float32)
+    style = xp.asarray(rng.uniform(-120, 120, (3, args.size, args.size)), dtype=np.float32)
+    x0 = xp.asarray(rng.uniform(-20, 20, (3, args.size, args.size)), dtype=np.float32)
+    if StyleTransfer is not None:
+        t0 = time.perf_counter()
+        st = StyleTransfer(net, content, [style])
+        setup = time.perf_counter() - t0
+        evals = [0]
+        inner = st.loss_and_grad
+
+        def counted(x):
+            evals[0] += 1
+            return inner(x)
+
+        st.loss_and_grad = counted
+        t0 = time.perf_counter()
+        st.run(x0, iterations=1, optimizer="lbfgs")
+        _sync(xp)
+        return {"seconds": time.perf_counter() - t0, "evals": evals[0], "setup": setup,
+                "what": "StyleTransfer.run(iterations=1, L-BFGS), Gatys losses, conv4_2 + conv1_1..conv5_1"}
+    # Fallback while minivgg.transfer is absent: forward + backward with a plain Gram loss.
+    from minivgg.optim import lbfgs
+
+    layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+    evals = [0]
+
+    def fun(x):
+        evals[0] += 1
+        taps = net.forward(x, layers)
+        loss, grads = 0.0, {}
+        for k, F in taps.items():
+            N = F.shape[0]
+            Fm = F.reshape(N, -1)
+            G = Fm @ Fm.T / Fm.shape[1]
+            loss += float((G * G).sum())
+            grads[k] = (4.0 / Fm.shape[1] * (G @ Fm)).reshape(F.shape)
+        return loss, net.backward(grads)
+
+    t0 = time.perf_counter()
+    lbfgs(fun, x0, iterations=1)
+    return {"seconds": time.perf_counter() - t0, "evals": evals[0], "setup": 0.0,
+            "what": "FALLBACK (minivgg.transfer absent): forward+backward with a simple Gram loss"}
+
+
+def run_child(kind: str, size: int, algo: str, args) -> dict:
+    cmd = [sys.executable, __file__, "--child", kind, "--size", str(size), "--algo", algo,
+           "--device", args.device, "--repeats", str(args.repeats)]
+    if args.random_weights:
+        cmd.append("--random-weights")
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        return {"error": (p.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------------------------------------
+def per_layer(size: int, algos, peak: float, xp, params, repeats: int):
+    """Forward and dx time of each conv layer up to conv5_1, on random inputs of that layer's shape."""
+    from minivgg.layers.conv import conv2d_backward, conv2d_forward
+
+    rng = np.random.default_rng(3)
+    rows = [r for r in layer_costs(size, UNIT_UPTO) if r.kind == "conv"]
+    print(f"\n## per layer at {size}x{size} (conv only; GFLOP/s of the direct-conv count; % of the GEMM peak)")
+    head = f"{'layer':8} {'C->O':>9} {'HxW':>9} {'GFLOP':>6}"
+    for a in algos:
+        head += f" | {a + ' fwd ms':>15} {'GF/s':>5} {'%':>4} {'dx ms':>7} {'GF/s':>5} {'%':>4}"
+    print(head)
+    totals = {a: [0.0, 0.0] for a in algos}
+    seen = {}
+    for r in rows:
+        W, b = (xp.asarray(v, dtype=np.float32) for v in params[r.name])
+        C, (O, H, Wd) = r.in_channels, r.out_shape
+        line = f"{r.name:8} {f'{C}->{O}':>9} {f'{H}x{Wd}':>9} {r.gflop_forward:6.2f}"
+        key = (C, O, H, Wd)
+        for a in algos:
+            if (key, a) in seen:
+                tf, tb = seen[key, a]              # same shape as an earlier layer: same speed
+            else:
+                x = xp.asarray(rng.standard_normal((C, H, Wd)), dtype=np.float32)
+                wc = {}
+                out, cache = conv2d_forward(x, W, b, 1, a, wcache=wc)
+                d = xp.asarray(rng.standard_normal(out.shape), dtype=np.float32)
+                tf = timeit(lambda: conv2d_forward(x, W, b, 1, a, wcache=wc), xp, repeats)
+                tb = timeit(lambda: conv2d_backward(d, cache), xp, repeats)
+                seen[key, a] = (tf, tb)
+            totals[a][0] += tf
+            totals[a][1] += tb
+            gf, gb = r.gflop_forward / tf, r.gflop_dx / tb
+            line += (f" | {tf * 1e3:15.1f} {gf:5.0f} {100 * gf / peak:4.0f} {tb * 1e3:7.1f} {gb:5.0f}"
+                     f" {100 * gb / peak:4.0f}")
+        print(line)
+    fl = unit_flop(size) / 2e9
+    line = f"{'sum':8} {'':>9} {'':>9} {fl:6.2f}"
+    for a in algos:
+        tf, tb = totals[a]
+        line += (f" | {tf * 1e3:15.1f} {fl / tf:5.0f} {100 * fl / tf / peak:4.0f} {tb * 1e3:7.1f} "
+                 f"{fl / tb:5.0f} {100 * fl / tb / peak:4.0f}")
+    print(line)
+
+
+def compare_naive(args, xp, params):
+    """The unit at small sizes: naive loops vs the fast paths, time and agreement of dx."""
+    from minivgg.vgg import VGG19
+
+    print("\n## naive loops vs fast paths: the unit (forward + dx to conv5_1)")
+    for size in args.naive_sizes:
+        rng = np.random.default_rng(4)
+        x = rng.uniform(-120, 120, (3, size, size)).astype(np.float32)
+        ref = None
+        for algo in ["naive"] + list(args.algo):
+            net = VGG19(params, device=args.device, dtype="float32", conv_algo=algo)
+            xd = net.backend.asarray(x)
+            taps = net.forward(xd, [UNIT_UPTO])
+            g5 = net.backend.asarray(np.random.default_rng(5).standard_normal(taps[UNIT_UPTO].shape))
+            t0 = time.perf_counter()
+            net.forward(xd, [UNIT_UPTO])
+            dx = to_numpy(net.backward({UNIT_UPTO: g5}))
+            _sync(net.xp)
+            t = time.perf_counter() - t0
+            if ref is None:
+                ref, tref = dx, t
+                print(f"{size}x{size} {algo:10} {t:8.3f} s")
+            else:
+                err = float(np.abs(dx - ref).max() / np.abs(ref).max())
+                print(f"{size}x{size} {algo:10} {t:8.3f} s  {tref / t:7.0f}x faster than naive, "
+                      f"max |dx - dx_naive| / max |dx_naive| = {err:.1e}")
+
+
+def main(argv=None) -> int:
+    from minivgg.layers.conv import DEFAULT_ALGO, available_algos
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    p.add_argument("--algo", nargs="+", default=None, choices=list(available_algos()),
+                   help="conv algorithms to compare (default: im2col and the default, "
+                        f"{DEFAULT_ALGO})")
+    p.add_argument("--repeats", type=int, default=5, help="timed runs per measurement (median)")
+    p.add_argument("--no-layers", action="store_true", help="skip the per-layer table")
+    p.add_argument("--no-lbfgs", action="store_true", help="skip the L-BFGS step")
+    p.add_argument("--compare-naive", action="store_true", help="only: naive loops vs fast paths, small sizes")
+    p.add_argument("--naive-sizes", type=int, nargs="+", default=[32])
+    p.add_argument("--random-weights", action="store_true", help="random weights even if the real ones exist")
+    p.add_argument("--child", choices=["unit", "lbfgs"], help=argparse.SUPPRESS)
+    p.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+
+    if args.child:
+        args.algo = args.algo[0] if args.algo else DEFAULT_ALGO
+        res = (child_unit if args.child == "unit" else child_lbfgs)(args)
+        print(json.dumps(res))
+        return 0
+
+    args.algo = args.algo or list(dict.fromkeys(["im2col", DEFAULT_ALGO]))
+    t_start = time.perf_counter()
+    backend = get_backend(args.device, "float32")
+    xp = backend.xp
+    params, source = load_params(args.random_weights)
+    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
+    print(f"# minivgg benchmark  {time.strftime('%Y-%m-%d %H:%M')}  device={args.device}  "
+          f"numpy {np.__version__}  cpus={os.cpu_count()}  load avg {load[0]:.2f}")
+    print(f"# {source}")
+    peak = gemm_peak(xp)
+    print(f"GEMM peak (a @ b, 2048x2048 float32, median of 7): {peak:.0f} GFLOP/s")
+
+    if args.compare_naive:
+        compare_naive(args, xp, params)
+        return 0
+
+    if not args.no_layers:
+        for size in args.sizes:
+            per_layer(size, args.algo, peak, xp, params, max(2, args.repeats // 2))
+
+    print(f"\n## the unit: forward + dx to {UNIT_UPTO}, avg pooling, float32, median of {args.repeats} "
+          f"(fresh process each; peak RSS includes the weights and Python)")
+    print(f"{'size':>5} {'algo':10} {'GFLOP':>6} {'s/step':>7} {'eff GF/s':>8} {'% peak':>6} {'peak MB':>8}")
+    for size in args.sizes:
+        fl = unit_flop(size) / 1e9
+        for algo in args.algo:
+            r = run_child("unit", size, algo, args)
+            if "error" in r:
+                print(f"{size:5d} {algo:10} failed: {r['error']}")
+                continue
+            eff = fl / r["seconds"]
+            print(f"{size:5d} {algo:10} {fl:6.1f} {r['seconds']:7.3f} {eff:8.0f} {100 * eff / peak:6.0f} "
+                  f"{r['peak_mb']:8.0f}" + ("" if r["dtype"] == "float32" else f"  dx dtype {r['dtype']}!"))
+    if not args.no_lbfgs:
+        print(f"\n## one L-BFGS iteration end to end ({DEFAULT_ALGO}; random content/style images)")
+        for size in args.sizes:
+            r = run_child("lbfgs", size, DEFAULT_ALGO, args)
+            if "error" in r:
+                print(f"{size:5d} failed: {r['error']}")
+                continue
+            print(f"{size:5d}  {r['seconds']:.2f} s for 1 iteration = {r['evals']} loss+gradient evaluations "
+                  f"({r['seconds'] / max(r['evals'], 1):.2f} s each); targets set up in {r['setup']:.2f} s  "
+                  f"[{r['what']}]")
+    print(f"\n# GEMM peak again at the end: {gemm_peak(xp):.0f} GFLOP/s; "
+          f"whole run {time.perf_counter() - t_start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""The cost model behind `python -m minivgg.vgg summary` and the benchmark."""
+
+import pytest
+
+from minivgg.cost import conv_flop, layer_costs, param_count, summary_main, unit_flop
+from minivgg.vgg import main as vgg_main
+
+
+def test_unit_flop_counts():
+    assert round(unit_flop(256) / 1e9, 1) == 94.7
+    assert round(unit_flop(512) / 1e9, 1) == 378.7
+    assert unit_flop(512) == pytest.approx(4 * unit_flop(256))
+
+
+def test_parameter_count_of_vgg19_convolutions():
+    assert param_count() == 20_024_384
+
+
+def test_layer_rows():
+    rows = layer_costs(512, "conv5_1")
+    assert [r.name for r in rows][-3:] == ["conv4_4", "pool4", "conv5_1"]
+    c12 = next(r for r in rows if r.name == "conv1_2")
+    assert c12.out_shape == (64, 512, 512) and c12.params == 64 * 64 * 9 + 64
+    assert c12.act_bytes == 64 * 512 * 512 * 4
+    assert c12.flop_forward == c12.flop_dx == conv_flop(64, 64, 512, 512) == 2 * 64 * 64 * 9 * 512 * 512
+    assert layer_costs((300, 200), "conv2_1")[-1].out_shape == (128, 150, 100)
+
+
+def test_summary_command(capsys):
+    assert vgg_main(["summary", "--size", "512"]) == 0
+    out = capsys.readouterr().out
+    assert "conv1_2" in out and "378.7 GFLOP" in out and "12,944,960" in out
+    assert summary_main(["summary", "--size", "256", "--upto", "conv5_4"]) == 0
+    assert "20,024,384" in capsys.readouterr().out
+
+
+def test_summary_bad_flags_exit_2():
+    with pytest.raises(SystemExit) as e:
+        summary_main(["summary", "--upto", "conv9_9"])
+    assert e.value.code == 2
