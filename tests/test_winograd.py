@@ -76,6 +76,23 @@ def test_dx_via_flipped_kernel_equals_naive_backward(algo, pad, shape):
     np.testing.assert_allclose(dx, direct, rtol=0, atol=1e-12 * np.abs(want).max())
 
 
+def test_auto_picks_winograd_where_it_pays():
+    from minivgg.layers.conv import WINOGRAD_MIN_CHANNELS, choose_algo
+
+    assert choose_algo(3, 64) == choose_algo(64, 3) == "im2col"          # VGG conv1_1 and its dx
+    assert choose_algo(64, 64) == choose_algo(512, 512) == "winograd"
+    assert choose_algo(64, 64, k=1, pad=0) == "im2col"
+    rng = np.random.default_rng(9)
+    C = WINOGRAD_MIN_CHANNELS
+    x, Wt, b = _inputs(rng, C, 9, 7, C)
+    want = conv2d_naive_forward(x, Wt, b, 1)[0]
+    out, cache = conv2d_forward(x, Wt, b, 1, "auto", wcache={})
+    np.testing.assert_allclose(out, want, rtol=0, atol=1e-10 * np.abs(want).max())
+    d = rng.standard_normal(out.shape)
+    np.testing.assert_allclose(conv2d_backward(d, cache)[0], conv2d_naive_backward(d, (x, Wt, b, 1))[0],
+                               rtol=0, atol=1e-9)
+
+
 def test_weight_gradients_still_available():
     rng = np.random.default_rng(3)
     x, Wt, b = _inputs(rng, 3, 6, 7, 2)
@@ -133,7 +150,7 @@ def _arrays(obj):
             yield from _arrays(o)
 
 
-@pytest.mark.parametrize("algo", ["im2col", "winograd", "winograd2"])
+@pytest.mark.parametrize("algo", ["im2col", "winograd", "winograd2", "auto"])
 def test_float32_step_never_makes_float64(algo):
     """A whole float32 forward + backward: every tap, every array on the tape, the gradient."""
     params = {k: (w.astype(np.float32), b.astype(np.float32)) for k, (w, b) in tiny_params().items()}

@@ -21,6 +21,8 @@ Three implementations compute the same thing:
 * ``winograd`` (:mod:`minivgg.layers.winograd`): Winograd F(4x4, 3x3), 4x fewer multiplications
   for 3x3 kernels (``winograd2``: F(2x2, 3x3), 2.25x fewer, more accurate in float32). Other
   kernel sizes fall back to im2col.
+* ``auto`` (the default): per layer, Winograd F(4x4, 3x3) where it pays, im2col where it does not
+  (fewer than ``WINOGRAD_MIN_CHANNELS`` input or output channels).
 
 The backward pass w.r.t. the input is itself a convolution: each ``x[c, y, x]`` touched
 ``out[o, y - i + pad, x - j + pad]`` through ``W[o, c, i, j]``, so
@@ -37,8 +39,9 @@ from __future__ import annotations
 from ..backend import get_array_module
 
 # Output pixels per im2col chunk: bounds the column buffer at C*k*k*CHUNK floats
-# (4608 * 8192 * 4 bytes = 151 MB for conv5 at float32) while keeping the GEMM large.
-IM2COL_CHUNK = 8192
+# (4608 * 2048 * 4 bytes = 38 MB for conv5 at float32) while keeping the GEMM large; smaller
+# chunks measured faster on a 2-core EPYC (the column block stays in cache for the GEMM).
+IM2COL_CHUNK = 2048
 
 ALGOS = ("naive", "im2col")
 
@@ -181,6 +184,8 @@ def _conv_fn(algo: str):
         from .winograd import conv2d_winograd
 
         return conv2d_winograd
+    if algo == "auto":
+        return lambda x, W, b=None, pad=1: _run("auto", x, W, b, pad, None, "fwd")
     raise ValueError(f"unknown conv algorithm {algo!r}: choose one of {', '.join(available_algos())}")
 
 
@@ -190,11 +195,23 @@ def available_algos():
         from . import winograd  # noqa: F401
     except ImportError:
         return ALGOS
-    return ALGOS + ("winograd", "winograd2")
+    return ALGOS + ("winograd", "winograd2", "auto")
 
 
-# winograd = F(4x4, 3x3): 4x fewer multiplies than direct, the fastest here (see bench/bench_vgg.py).
-DEFAULT_ALGO = "winograd"
+# auto = per layer, Winograd F(4x4, 3x3) where it pays and im2col where it does not: the fastest
+# here (see bench/bench_vgg.py).
+DEFAULT_ALGO = "auto"
+
+# Below this many input or output channels the Winograd transforms cost more than the multiplies
+# they save (VGG's conv1_1 with C = 3, and its dx with 3 output channels): ``auto`` uses im2col.
+WINOGRAD_MIN_CHANNELS = 16
+
+
+def choose_algo(C: int, O: int, k: int = 3, pad: int = 1) -> str:
+    """What ``auto`` runs for a C -> O channel k x k convolution."""
+    if k == 3 and 0 <= pad <= 2 and min(C, O) >= WINOGRAD_MIN_CHANNELS:
+        return "winograd"
+    return "im2col"
 
 
 def _winograd_ok(W, pad: int) -> bool:
@@ -203,6 +220,8 @@ def _winograd_ok(W, pad: int) -> bool:
 
 def _run(algo: str, x, W, b, pad: int, wcache, key: str):
     """Run the fast algorithm; ``wcache`` (a dict or None) keeps per-weight precomputations under ``key``."""
+    if algo == "auto":
+        algo = choose_algo(W.shape[1], W.shape[0], W.shape[2], pad)
     if algo in ("winograd", "winograd2") and _winograd_ok(W, pad):
         from .winograd import conv2d_winograd, transform_weights
 
@@ -214,7 +233,7 @@ def _run(algo: str, x, W, b, pad: int, wcache, key: str):
                 wcache[ck] = transform_weights(W, m)
             U = wcache[ck]
         return conv2d_winograd(x, W, b, pad, U=U, m=m)
-    if algo not in ("im2col", "winograd", "winograd2"):
+    if algo not in ("im2col", "winograd", "winograd2", "auto"):
         _conv_fn(algo)           # raises the "unknown algorithm" error
     return conv2d_im2col(x, W, b, pad)   # also the fallback for kernels Winograd does not cover
 

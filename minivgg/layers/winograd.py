@@ -93,9 +93,13 @@ _AT4 = np.array([[1, 1, 1, 1, 1, 0],
 MATRICES = {2: (_BT2, _G2, _AT2), 4: (_BT4, _G4, _AT4)}
 DEFAULT_M = 4
 
-# Bound on the floats of one chunk's transformed data (V or M): (m+2)^2 * max(C, O) * tiles.
-# 4M floats = 16 MB at float32: small enough to stay near the caches, large enough for the GEMMs.
-CHUNK_FLOATS = 1 << 22
+# Tiles per chunk: enough that one chunk's transformed data V = (m+2)^2 * C * tiles floats (and the
+# products M, likewise with O) stays about CHUNK_FLOATS (2 MB at float32: V, M and the tile copy
+# then sit in the L2/L3 caches between the transform and the products), but never fewer than
+# MIN_TILES tiles, or the (m+2)^2 products get too thin to run near the GEMM peak. Measured on a
+# 2-core EPYC; the result does not depend on them.
+CHUNK_FLOATS = 1 << 19
+MIN_TILES = 256
 
 
 def transform_weights(W, m: int = DEFAULT_M):
@@ -150,7 +154,8 @@ def conv2d_winograd(x, W, b=None, pad: int = 1, U=None, m: int = DEFAULT_M):
     BK, AKt = _kron_transforms(m, xp, dtype)
     out = xp.empty((O, Ho, Wo), dtype=dtype)
 
-    rows = max(1, min(nH, CHUNK_FLOATS // (a * a * max(C, O) * nW)))
+    tiles_per_chunk = max(CHUNK_FLOATS // (a * a * max(C, O)), MIN_TILES)
+    rows = max(1, min(nH, tiles_per_chunk // nW))
     T = rows * nW
     tiles = xp.empty((C, rows, nW, a, a), dtype=dtype)
     V = xp.empty((a * a, C * T), dtype=dtype)
