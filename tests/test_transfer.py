@@ -210,3 +210,46 @@ def test_optimisers_stop_on_nan():
         for opt in (lbfgs, adam):
             with pytest.raises(MinivggError, match=message):
                 opt(f, np.zeros((3, 2, 2)), 5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Initial images and the one-call stylize()
+# ---------------------------------------------------------------------------------------------
+def test_initial_images(tmp_path):
+    from PIL import Image
+
+    from minivgg.image import preprocess
+    from minivgg.transfer import NOISE_STD, initial_image
+
+    rng = np.random.default_rng(0)
+    content = preprocess(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8))
+    style = preprocess(rng.integers(0, 256, (30, 40, 3), dtype=np.uint8))
+    a, b = initial_image("noise", content, seed=3), initial_image("noise", content, seed=3)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (3, 12, 10) and a.dtype == np.float32
+    assert abs(a.std() - NOISE_STD) < 0.2 * NOISE_STD
+    assert not np.array_equal(a, initial_image("noise", content, seed=4))
+    c = initial_image("content", content)
+    np.testing.assert_array_equal(c, content)
+    assert c is not content
+    assert initial_image("style", content, [style]).shape == (3, 12, 10)
+    path = tmp_path / "init.png"
+    Image.fromarray(rng.integers(0, 256, (7, 9, 3), dtype=np.uint8)).save(path)
+    assert initial_image(str(path), content).shape == (3, 12, 10)
+    with pytest.raises(MinivggError, match="no such file"):
+        initial_image(str(tmp_path / "missing.png"), content)
+
+
+def test_stylize_one_call(params, tmp_path):
+    from PIL import Image
+
+    from minivgg.transfer import stylize
+
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(tmp_path / "c.png")
+    Image.fromarray(rng.integers(0, 256, (40, 20, 3), dtype=np.uint8)).save(tmp_path / "s.png")
+    net = VGG19(params, dtype="float32")
+    out = stylize(tmp_path / "c.png", tmp_path / "s.png", size=32, iterations=3, net=net)
+    assert out.shape == (24, 32, 3) and out.dtype == np.uint8
+    with pytest.raises(UsageError, match="too small for layer conv5_1"):
+        stylize(tmp_path / "c.png", [tmp_path / "s.png"], size=12, iterations=3, net=net)

@@ -1,0 +1,206 @@
+"""``python -m minivgg.stylize`` end to end on tiny images with tiny random weights; every bad input's exit code."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from minivgg.cli import run_main
+from minivgg.stylize import PROG, main
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "images"
+
+
+@pytest.fixture
+def imgs(tmp_path):
+    """A 32x24 content and a 20x30 style PNG (random pixels: the tests look at plumbing, not beauty)."""
+    rng = np.random.default_rng(0)
+    paths = {"content": tmp_path / "content.png", "style": tmp_path / "style.png", "style2": tmp_path / "style2.png"}
+    Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(paths["content"])
+    Image.fromarray(rng.integers(0, 256, (30, 20, 3), dtype=np.uint8)).save(paths["style"])
+    Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(paths["style2"])
+    paths["out"] = tmp_path / "out.png"
+    return {k: str(v) for k, v in paths.items()}
+
+
+def args_for(imgs, tiny_weights, *extra, iterations=4):
+    return ["--content", imgs["content"], "--style", imgs["style"], "--output", imgs["out"], "--size", "32",
+            "--iterations", str(iterations), "--weights", str(tiny_weights), *extra]
+
+
+def cli(argv, capsys):
+    """Run the command line in this process (argparse's own errors arrive as SystemExit, as in a real run)."""
+    try:
+        rc = run_main(main, argv, prog=PROG)
+    except SystemExit as exc:
+        rc = exc.code
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_end_to_end_output_log_snapshots_progress(imgs, tiny_weights, tmp_path, capsys):
+    log = tmp_path / "run.jsonl"
+    rc, out, err = cli(args_for(imgs, tiny_weights, "--save-every", "3", "--log", str(log), "--print-every", "2",
+                                iterations=6), capsys)
+    assert rc == 0, err
+    assert err == ""
+    with Image.open(imgs["out"]) as im:
+        assert im.size == (32, 24) and im.mode == "RGB"
+    for it in (3, 6):
+        assert (tmp_path / f"out_{it:04d}.png").exists()
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    cfg = lines[0]["config"]
+    assert cfg["iterations"] == 6 and cfg["style_weight"] == 1e4 and cfg["content_layers"] == ["conv4_2"]
+    rows = lines[1:]
+    assert [r["iter"] for r in rows] == list(range(1, len(rows) + 1)) and 3 <= len(rows) <= 6
+    for r in rows:
+        assert set(r) == {"iter", "loss", "content", "style", "tv", "seconds"}
+        assert r["loss"] == pytest.approx(r["content"] + 1e4 * r["style"])
+    assert rows[-1]["loss"] < rows[0]["loss"]
+    progress = [line for line in out.splitlines() if line.startswith("iter")]
+    assert progress and all("s/iter" in p and "ETA" in p and "style" in p for p in progress)
+
+
+def test_adam_several_styles_layers_and_init_path(imgs, tiny_weights, capsys):
+    rc, out, err = cli(args_for(imgs, tiny_weights, "--style", imgs["style"], imgs["style2"],
+                                "--style-blend", "1", "3", "--optimizer", "adam", "--lr", "5",
+                                "--content-layers", "conv3_1", "--style-layers", "conv1_1,conv2_1", "conv3_1",
+                                "--style-layer-weights", "1", "0.5", "0", "--init", imgs["style2"],
+                                "--tv-weight", "0.01", "--bounds", "--pooling", "max", "--quiet"), capsys)
+    assert rc == 0, err
+    assert out == "" and err == ""
+    with Image.open(imgs["out"]) as im:
+        assert im.size == (32, 24)
+
+
+def test_same_seed_same_image(imgs, tiny_weights, tmp_path, capsys):
+    results = []
+    for name in ("a.png", "b.png"):
+        argv = args_for(imgs, tiny_weights, "--seed", "7", "--quiet")
+        argv[argv.index("--output") + 1] = str(tmp_path / name)
+        assert cli(argv, capsys)[0] == 0
+        results.append(np.asarray(Image.open(tmp_path / name)))
+    np.testing.assert_array_equal(*results)
+
+
+def _bad_cases(imgs, tmp_path, tiny_weights):
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    missing = str(tmp_path / "nope.png")
+    return [
+        # (extra/replaced flags, exit code, a piece of the message)
+        ({"--content": missing}, 1, "no such file"),
+        ({"--style": str(text)}, 1, "not an image"),
+        ({"--style": str(empty)}, 1, "empty.jpg"),
+        ({"--init": missing}, 1, "no such file"),
+        ({"--content-layers": "conv4_9"}, 2, "unknown content layer 'conv4_9'"),
+        ({"--style-layers": "conv1_1,relu2"}, 2, "unknown style layer 'relu2'"),
+        ({"--style-weight": "-1"}, 2, "expected a finite number >= 0"),
+        ({"--content-weight": "nan"}, 2, "expected a finite number >= 0"),
+        ({"--style-blend": "1 2"}, 2, "--style-blend has 2 values for 1 style"),
+        ({"--style-blend": "0"}, 2, "sum to 0"),
+        ({"--style-layer-weights": "1 2"}, 2, "--style-layer-weights has 2 values for 5"),
+        ({"--style-layer-weights": "1 1 1 1 -2"}, 2, ">= 0"),
+        ({"--size": "0"}, 2, "positive integer"),
+        ({"--iterations": "0"}, 2, "positive integer"),
+        ({"--lr": "0"}, 2, "> 0"),
+        ({"--size": "12"}, 2, "too small for layer conv5_1"),
+        ({"--weights": str(tmp_path / "missing.npz")}, 1, "python -m minivgg.weights fetch"),
+        ({"--weights": str(text)}, 1, "notes.png"),
+        ({"--output": imgs["content"]}, 2, "same as input"),
+        ({"--output": imgs["style"]}, 2, "same as input"),
+        ({"--output": str(tmp_path / "out.txt")}, 2, "extension"),
+        ({"--log": imgs["content"]}, 2, "same file"),
+        ({"--pooling": "min"}, 2, "invalid choice"),
+        ({"--style-weight": "1e300"}, 1, "at iteration 1:"),   # overflow: the NaN/inf guard
+    ]
+
+
+def _apply(argv, changes):
+    argv = list(argv)
+    for flag, value in changes.items():
+        values = value.split(" ")
+        if flag in argv:
+            i = argv.index(flag)
+            argv[i + 1:i + 2] = values
+        else:
+            argv += [flag, *values]
+    return argv
+
+
+def test_every_bad_input_is_one_line_and_the_documented_exit_code(imgs, tiny_weights, tmp_path, capsys):
+    for changes, code, message in _bad_cases(imgs, tmp_path, tiny_weights):
+        rc, out, err = cli(_apply(args_for(imgs, tiny_weights, "--quiet"), changes), capsys)
+        assert rc == code, (changes, rc, err)
+        assert message in err, (changes, err)
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+        assert not os.path.exists(imgs["out"]), changes     # nothing written before the checks pass
+
+
+def test_bad_input_in_a_real_process_has_no_traceback(imgs, tiny_weights, tmp_path):
+    r = subprocess.run([sys.executable, "-m", "minivgg.stylize", "--content", imgs["content"], "--style",
+                        imgs["style"], "--output", imgs["out"], "--weights", str(tmp_path / "none.npz")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr and "minivgg.weights fetch" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "minivgg.stylize", *args_for(imgs, tiny_weights, "--style-weight", "1e300")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "iteration 1" in r.stderr, r.stderr
+    r = subprocess.run([sys.executable, "-m", "minivgg.stylize", "--content", imgs["content"]],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "required" in r.stderr
+
+
+def test_gpu_without_cupy_is_a_one_line_usage_error(imgs, tiny_weights, capsys):
+    try:
+        import cupy  # noqa: F401
+        pytest.skip("CuPy is installed here")
+    except ImportError:
+        pass
+    rc, _, err = cli(args_for(imgs, tiny_weights, "--device", "gpu"), capsys)
+    assert rc == 2 and "CuPy" in err and len(err.strip().splitlines()) == 1
+
+
+def test_sigint_writes_the_current_image_and_exits_130(imgs, tiny_weights):
+    proc = subprocess.Popen([sys.executable, "-m", "minivgg.stylize", *args_for(imgs, tiny_weights, "--print-every",
+                                                                                  "1", iterations=100000)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:                    # wait for the optimisation to be under way
+            if line.startswith("iter"):
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err
+    with Image.open(imgs["out"]) as im:
+        assert im.size == (32, 24)
+
+
+@pytest.mark.realweights
+def test_real_weights_64px_run_lowers_the_loss(real_weights, tmp_path, capsys):
+    content, style = SHARED / "tubingen.jpg", SHARED / "starry_night.jpg"
+    if not (content.exists() and style.exists()):
+        pytest.skip(f"needs {content} and {style}")
+    log = tmp_path / "log.jsonl"
+    out = tmp_path / "tubingen_starry.png"
+    rc, _, err = cli(["--content", str(content), "--style", str(style), "--output", str(out), "--size", "64",
+                      "--iterations", "10", "--weights", str(real_weights), "--log", str(log), "--quiet"], capsys)
+    assert rc == 0, err
+    rows = [json.loads(line) for line in log.read_text().splitlines()[1:]]
+    assert len(rows) == 10
+    assert rows[-1]["loss"] < 0.5 * rows[0]["loss"]
+    with Image.open(out) as im:
+        assert im.size == (64, 48)
