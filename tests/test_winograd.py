@@ -26,7 +26,7 @@ def _inputs(rng, C, H, W, O, dtype=np.float64):
 
 
 def test_algorithms_are_selectable():
-    assert {"naive", "im2col", "winograd", "winograd2"} <= set(available_algos()) | {"naive"}
+    assert {"naive", "im2col", "shiftadd", "winograd", "winograd2", "auto"} <= set(available_algos())
     assert conv_module.DEFAULT_ALGO in available_algos()
 
 
@@ -79,7 +79,8 @@ def test_dx_via_flipped_kernel_equals_naive_backward(algo, pad, shape):
 def test_auto_picks_winograd_where_it_pays():
     from minivgg.layers.conv import WINOGRAD_MIN_CHANNELS, choose_algo
 
-    assert choose_algo(3, 64) == choose_algo(64, 3) == "im2col"          # VGG conv1_1 and its dx
+    assert choose_algo(3, 64) == "im2col"                                # VGG conv1_1
+    assert choose_algo(64, 3) == "shiftadd"                              # and its dx
     assert choose_algo(64, 64) == choose_algo(512, 512) == "winograd"
     assert choose_algo(64, 64, k=1, pad=0) == "im2col"
     rng = np.random.default_rng(9)
@@ -90,6 +91,23 @@ def test_auto_picks_winograd_where_it_pays():
     np.testing.assert_allclose(out, want, rtol=0, atol=1e-10 * np.abs(want).max())
     d = rng.standard_normal(out.shape)
     np.testing.assert_allclose(conv2d_backward(d, cache)[0], conv2d_naive_backward(d, (x, Wt, b, 1))[0],
+                               rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("pad", [0, 1, 2])
+@pytest.mark.parametrize("C,H,W,O,k", [(16, 9, 7, 3, 3), (4, 5, 8, 2, 3), (3, 6, 5, 2, 1), (2, 4, 4, 3, 2)])
+def test_shiftadd_equals_naive(pad, C, H, W, O, k):
+    from minivgg.layers.conv import conv2d_shiftadd
+
+    if pad > k - 1:
+        pytest.skip("pad > k-1")
+    rng = np.random.default_rng(10)
+    x, Wt, b = rng.standard_normal((C, H, W)), rng.standard_normal((O, C, k, k)), rng.standard_normal(O)
+    want = conv2d_naive_forward(x, Wt, b, pad)[0]
+    np.testing.assert_allclose(conv2d_shiftadd(x, Wt, b, pad), want, rtol=0, atol=1e-10 * np.abs(want).max())
+    out, cache = conv2d_forward(x, Wt, b, pad, "shiftadd")
+    d = rng.standard_normal(out.shape)
+    np.testing.assert_allclose(conv2d_backward(d, cache)[0], conv2d_naive_backward(d, (x, Wt, b, pad))[0],
                                rtol=0, atol=1e-9)
 
 
@@ -150,7 +168,7 @@ def _arrays(obj):
             yield from _arrays(o)
 
 
-@pytest.mark.parametrize("algo", ["im2col", "winograd", "winograd2", "auto"])
+@pytest.mark.parametrize("algo", ["im2col", "shiftadd", "winograd", "winograd2", "auto"])
 def test_float32_step_never_makes_float64(algo):
     """A whole float32 forward + backward: every tap, every array on the tape, the gradient."""
     params = {k: (w.astype(np.float32), b.astype(np.float32)) for k, (w, b) in tiny_params().items()}

@@ -12,7 +12,7 @@ Shapes, for one image::
 VGG only ever uses k = 3, pad = 1 (so Ho = H), but nothing here depends on that except the
 Winograd path.
 
-Three implementations compute the same thing:
+These implementations compute the same thing:
 
 * ``naive``: the definition above as Python loops. Read this one first; it is slow.
 * ``im2col``: copy every k x k window into a column of a matrix ("image to columns") so the whole
@@ -21,8 +21,9 @@ Three implementations compute the same thing:
 * ``winograd`` (:mod:`minivgg.layers.winograd`): Winograd F(4x4, 3x3), 4x fewer multiplications
   for 3x3 kernels (``winograd2``: F(2x2, 3x3), 2.25x fewer, more accurate in float32). Other
   kernel sizes fall back to im2col.
-* ``auto`` (the default): per layer, Winograd F(4x4, 3x3) where it pays, im2col where it does not
-  (fewer than ``WINOGRAD_MIN_CHANNELS`` input or output channels).
+* ``shiftadd``: one GEMM for all k*k taps at once, then k*k shifted adds; for few output channels.
+* ``auto`` (the default): per layer, Winograd F(4x4, 3x3) where it pays, shiftadd for few output
+  channels, im2col for few input channels (see :func:`choose_algo`).
 
 The backward pass w.r.t. the input is itself a convolution: each ``x[c, y, x]`` touched
 ``out[o, y - i + pad, x - j + pad]`` through ``W[o, c, i, j]``, so
@@ -43,7 +44,7 @@ from ..backend import get_array_module
 # chunks measured faster on a 2-core EPYC (the column block stays in cache for the GEMM).
 IM2COL_CHUNK = 2048
 
-ALGOS = ("naive", "im2col")
+ALGOS = ("naive", "im2col", "shiftadd")
 
 
 def _out_size(n: int, k: int, pad: int) -> int:
@@ -128,9 +129,10 @@ def conv2d_im2col(x, W, b=None, pad: int = 1):
     _, H, Wd = x.shape
     Ho, Wo = _out_size(H, k, pad), _out_size(Wd, k, pad)
     Hp, Wp = H + 2 * pad, Wd + 2 * pad
-    # k-1 spare zeros at the end: the last window's overhang past the final row stays inside.
-    xflat = xp.zeros((C, Hp * Wp + k - 1), dtype=x.dtype)
-    xflat[:, :Hp * Wp].reshape(C, Hp, Wp)[:, pad:pad + H, pad:pad + Wd] = x
+    # One spare zero row (Wp >= k-1 elements): the last window's overhang past the final row stays inside.
+    xpad = xp.zeros((C, Hp + 1, Wp), dtype=x.dtype)
+    xpad[:, pad:pad + H, pad:pad + Wd] = x
+    xflat = xpad.reshape(C, (Hp + 1) * Wp)
     Wmat = W.reshape(O, C * k * k)
     out = xp.empty((O, Ho, Wo), dtype=x.dtype)
     rows = max(1, min(Ho, IM2COL_CHUNK // Wp))
@@ -146,6 +148,40 @@ def conv2d_im2col(x, W, b=None, pad: int = 1):
         res = outstore[:O * n].reshape(O, n)
         xp.matmul(Wmat, cols.reshape(C * k * k, n), out=res)
         out[:, y0:y1] = res.reshape(O, y1 - y0, Wp)[:, :, :Wo]
+    if b is not None:
+        out += b.reshape(O, 1, 1)
+    return out
+
+
+def conv2d_shiftadd(x, W, b=None, pad: int = 1):
+    """Convolution as ONE GEMM over all k*k taps, then k*k shifted adds. Same contract as im2col.
+
+    ``Z = W_taps (k*k*O, C) @ xflat (C, (Hp+1)*Wp)`` gives every tap's contribution at every pixel;
+    tap (i, j)'s block, shifted by ``i*Wp + j`` in the flattened padded image, is added up:
+
+        out[o, y, x] = sum_{i,j} Z[(i, j, o), (y + i) * Wp + x + j]
+
+    Z is k*k times the output, so this is for few output channels: VGG's last backward step,
+    dx of conv1_1 (64 -> 3 channels), where im2col's GEMM would have only 3 rows (M = 3), a shape
+    BLAS runs at a few % of its peak, and threads badly. Here M = 27 and K = 64.
+    """
+    xp = get_array_module(x)
+    O, C, k, _ = W.shape
+    _, H, Wd = x.shape
+    Ho, Wo = _out_size(H, k, pad), _out_size(Wd, k, pad)
+    Hp, Wp = H + 2 * pad, Wd + 2 * pad
+    xpad = xp.zeros((C, Hp + 1, Wp), dtype=x.dtype)
+    xpad[:, pad:pad + H, pad:pad + Wd] = x
+    xflat = xpad.reshape(C, (Hp + 1) * Wp)
+    Wtaps = xp.ascontiguousarray(W.transpose(2, 3, 0, 1)).reshape(k * k * O, C)
+    Z = Wtaps @ xflat
+    n = Ho * Wp
+    acc = xp.zeros((O, n), dtype=x.dtype)
+    for i in range(k):
+        for j in range(k):
+            s, q = i * Wp + j, (i * k + j) * O
+            acc += Z[q:q + O, s:s + n]
+    out = xp.ascontiguousarray(acc.reshape(O, Ho, Wp)[:, :, :Wo])
     if b is not None:
         out += b.reshape(O, 1, 1)
     return out
@@ -180,6 +216,8 @@ def flip_weights(W):
 def _conv_fn(algo: str):
     if algo == "im2col":
         return conv2d_im2col
+    if algo == "shiftadd":
+        return conv2d_shiftadd
     if algo in ("winograd", "winograd2"):
         from .winograd import conv2d_winograd
 
@@ -211,6 +249,8 @@ def choose_algo(C: int, O: int, k: int = 3, pad: int = 1) -> str:
     """What ``auto`` runs for a C -> O channel k x k convolution."""
     if k == 3 and 0 <= pad <= 2 and min(C, O) >= WINOGRAD_MIN_CHANNELS:
         return "winograd"
+    if O < WINOGRAD_MIN_CHANNELS <= C:
+        return "shiftadd"
     return "im2col"
 
 
@@ -233,6 +273,8 @@ def _run(algo: str, x, W, b, pad: int, wcache, key: str):
                 wcache[ck] = transform_weights(W, m)
             U = wcache[ck]
         return conv2d_winograd(x, W, b, pad, U=U, m=m)
+    if algo == "shiftadd":
+        return conv2d_shiftadd(x, W, b, pad)
     if algo not in ("im2col", "winograd", "winograd2", "auto"):
         _conv_fn(algo)           # raises the "unknown algorithm" error
     return conv2d_im2col(x, W, b, pad)   # also the fallback for kernels Winograd does not cover

@@ -157,10 +157,11 @@ def conv2d_winograd(x, W, b=None, pad: int = 1, U=None, m: int = DEFAULT_M):
     tiles_per_chunk = max(CHUNK_FLOATS // (a * a * max(C, O)), MIN_TILES)
     rows = max(1, min(nH, tiles_per_chunk // nW))
     T = rows * nW
-    tiles = xp.empty((C, rows, nW, a, a), dtype=dtype)
-    V = xp.empty((a * a, C * T), dtype=dtype)
-    M = xp.empty((a * a, O, T), dtype=dtype)
-    Y = xp.empty((O * T, m * m), dtype=dtype)
+    # Flat work buffers, reused by every chunk; each chunk takes a contiguous prefix of them.
+    tiles = xp.empty(C * T * a * a, dtype=dtype)
+    V = xp.empty(a * a * C * T, dtype=dtype)
+    M = xp.empty(a * a * O * T, dtype=dtype)
+    Y = xp.empty(O * T * m * m, dtype=dtype)
     sC, sH, sW = xpad.strides
     for i0 in range(0, nH, rows):
         r = min(rows, nH - i0)
@@ -168,16 +169,16 @@ def conv2d_winograd(x, W, b=None, pad: int = 1, U=None, m: int = DEFAULT_M):
         # the (m+2) x (m+2) input tiles overlapping by 2, as a strided view, gathered once
         view = xp.lib.stride_tricks.as_strided(xpad[:, i0 * m:], shape=(C, r, nW, a, a),
                                                strides=(sC, m * sH, m * sW, sH, sW))
-        tl = tiles[:, :r]
+        tl = tiles[:C * t * a * a].reshape(C, r, nW, a, a)
         tl[...] = view
         # V = (B^T (x) B^T) vec(d) for every (c, tile): one GEMM, lands as (a*a, C, t)
-        Vc = V[:, :C * t]
+        Vc = V[:a * a * C * t].reshape(a * a, C * t)
         xp.matmul(BK, tl.reshape(C * t, a * a).T, out=Vc)
         # the a*a products over channels
-        Mc = M[:, :, :t] if t == T else xp.empty((a * a, O, t), dtype=dtype)
+        Mc = M[:a * a * O * t].reshape(a * a, O, t)
         xp.matmul(U, Vc.reshape(a * a, C, t), out=Mc)
         # Y = (A^T (x) A^T) vec(M) for every (o, tile)
-        Yc = Y[:O * t]
+        Yc = Y[:O * t * m * m].reshape(O * t, m * m)
         xp.matmul(Mc.reshape(a * a, O * t).T, AKt, out=Yc)
         y0, y1 = i0 * m, min(Ho, (i0 + r) * m)
         blk = Yc.reshape(O, r, nW, m, m).transpose(0, 1, 3, 2, 4).reshape(O, r * m, nW * m)
