@@ -40,9 +40,10 @@ from __future__ import annotations
 from ..backend import get_array_module
 
 # Output pixels per im2col chunk: bounds the column buffer at C*k*k*CHUNK floats
-# (4608 * 2048 * 4 bytes = 38 MB for conv5 at float32) while keeping the GEMM large; smaller
-# chunks measured faster on a 2-core EPYC (the column block stays in cache for the GEMM).
-IM2COL_CHUNK = 2048
+# (4608 * 8192 * 4 bytes = 151 MB for conv5 at float32) while keeping the GEMM large. Fewer, larger
+# GEMM calls also matter on a busy machine: every multithreaded BLAS call ends in a barrier, and
+# when other processes hold the cores each barrier can cost a scheduler time slice.
+IM2COL_CHUNK = 8192
 
 ALGOS = ("naive", "im2col", "shiftadd")
 

@@ -94,11 +94,13 @@ MATRICES = {2: (_BT2, _G2, _AT2), 4: (_BT4, _G4, _AT4)}
 DEFAULT_M = 4
 
 # Tiles per chunk: enough that one chunk's transformed data V = (m+2)^2 * C * tiles floats (and the
-# products M, likewise with O) stays about CHUNK_FLOATS (2 MB at float32: V, M and the tile copy
-# then sit in the L2/L3 caches between the transform and the products), but never fewer than
-# MIN_TILES tiles, or the (m+2)^2 products get too thin to run near the GEMM peak. Measured on a
-# 2-core EPYC; the result does not depend on them.
-CHUNK_FLOATS = 1 << 19
+# products M, likewise with O) stays about CHUNK_FLOATS (16 MB at float32), but never fewer than
+# MIN_TILES tiles, or the (m+2)^2 products get too thin to run near the GEMM peak. Smaller chunks
+# (~2 MB, cache-resident) were up to ~10 % faster on a quiet 2-core machine, but every chunk costs
+# (m+2)^2 + 2 BLAS calls, each ending in a thread barrier, and on a machine shared with other
+# processes those barriers dominate: few large chunks are the robust choice. The result does
+# not depend on these numbers.
+CHUNK_FLOATS = 1 << 22
 MIN_TILES = 256
 
 
