@@ -237,12 +237,13 @@ def available_algos():
     return ALGOS + ("winograd", "winograd2", "auto")
 
 
-# auto = per layer, Winograd F(4x4, 3x3) where it pays and im2col where it does not: the fastest
-# here (see bench/bench_vgg.py).
+# auto = per layer, Winograd F(4x4, 3x3) where it pays, shiftadd or im2col where it does not:
+# the fastest here (see bench/bench_vgg.py).
 DEFAULT_ALGO = "auto"
 
 # Below this many input or output channels the Winograd transforms cost more than the multiplies
-# they save (VGG's conv1_1 with C = 3, and its dx with 3 output channels): ``auto`` uses im2col.
+# they save: ``auto`` uses im2col for few inputs (VGG's conv1_1, C = 3) and shiftadd for few
+# outputs (its dx, 64 -> 3 channels).
 WINOGRAD_MIN_CHANNELS = 16
 
 
