@@ -13,11 +13,14 @@ is one forward pass to the deepest tap needed, the losses at the taps (:mod:`min
 and one backward pass with the tap gradients summed (a layer that is both a content and a style
 tap gets both), plus the TV gradient, which acts on the image directly.
 
-**Choice of beta.** With exactly these normalisations (eq. 4's ``1/(4 N^2 M^2)``, eq. 5's
-``w_l = 1/5``) and ``alpha = 1``, the default ``beta = 1e4`` is the usual order of magnitude for
-VGG19's Caffe weights (to be confirmed on Tübingen x Starry Night with the real weights).
-(The paper quotes alpha/beta = 1e-3 or 1e-4, but for its own loss scale, so the ratio does not
-carry over literally.) Raise beta for more style, lower it for more photo.
+**Choice of beta.** These are exactly the paper's normalisations (eq. 1's ``1/2``, eq. 4's
+``1/(4 N^2 M^2)``, eq. 5's ``w_l = 1/5``), and VGG19's Keras weights are the Caffe network the
+paper used, on the same 0..255 BGR-minus-mean input scale. So the paper's own ratio carries over:
+its Figure 2 B-D use alpha/beta = 1e-3, hence the defaults ``alpha = 1``, ``beta = 1e3``. Looked
+at on Tübingen x Starry Night at 256 px (noise init, L-BFGS): the houses, the tower and the river
+stay readable under the painting's swirls and palette, as in Figure 2 C. beta = 1e4 (the paper's
+1e-4, Figure 2 E-F) is almost pure texture at 256 px. Raise beta for more style, lower it for
+more photo.
 
 **Initialisation** (:func:`initial_image`): ``"noise"`` (the paper's white noise), ``"content"``,
 ``"style"`` (the first style image resized to the content's shape) or an image path.
@@ -38,7 +41,7 @@ DEFAULT_CONTENT_LAYERS = ("conv4_2",)
 DEFAULT_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 DEFAULT_ALPHA = 1.0
 #: See the module docstring.
-DEFAULT_BETA = 1e4
+DEFAULT_BETA = 1e3
 DEFAULT_ITERATIONS = 500
 DEFAULT_SIZE = 256
 INITS = ("noise", "content", "style")

@@ -13,6 +13,7 @@ from PIL import Image
 
 from minivgg.cli import run_main
 from minivgg.stylize import PROG, main
+from minivgg.transfer import DEFAULT_BETA
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "images"
@@ -57,12 +58,12 @@ def test_end_to_end_output_log_snapshots_progress(imgs, tiny_weights, tmp_path, 
         assert (tmp_path / f"out_{it:04d}.png").exists()
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     cfg = lines[0]["config"]
-    assert cfg["iterations"] == 6 and cfg["style_weight"] == 1e4 and cfg["content_layers"] == ["conv4_2"]
+    assert cfg["iterations"] == 6 and cfg["style_weight"] == DEFAULT_BETA and cfg["content_layers"] == ["conv4_2"]
     rows = lines[1:]
     assert [r["iter"] for r in rows] == list(range(1, len(rows) + 1)) and 3 <= len(rows) <= 6
     for r in rows:
         assert set(r) == {"iter", "loss", "content", "style", "tv", "seconds"}
-        assert r["loss"] == pytest.approx(r["content"] + 1e4 * r["style"])
+        assert r["loss"] == pytest.approx(r["content"] + DEFAULT_BETA * r["style"])
     assert rows[-1]["loss"] < rows[0]["loss"]
     progress = [line for line in out.splitlines() if line.startswith("iter")]
     assert progress and all("s/iter" in p and "ETA" in p and "style" in p for p in progress)
