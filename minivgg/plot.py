@@ -8,7 +8,9 @@ one-line :class:`~minivgg.errors.MinivggError` that says how to install it.
 ``--log`` (after its config line): dicts with ``total``, ``content``, ``style`` and ``tv`` (content,
 style and tv *unweighted*, total = alpha L_c + beta L_s + tv_weight TV), and optionally ``iter``
 and ``size`` (the image's long side, for multi-scale runs). The y axis is logarithmic because the
-losses fall by orders of magnitude; the tv curve is drawn only when it is nonzero somewhere.
+losses fall by orders of magnitude. The tv curve is drawn when the TV term is part of the objective
+(``show_tv=True``, what the command line passes when ``--tv-weight`` > 0) or, by default, when the
+history's tv values are nonzero somewhere.
 For a multi-scale run (entries with several ``size`` values) the iterations are numbered on
 across the scales and a dotted line marks where each scale starts.
 """
@@ -78,11 +80,11 @@ def _series(history):
     return x, values, boundaries
 
 
-def plot_losses(history, path, title: str | None = None) -> str:
+def plot_losses(history, path, title: str | None = None, show_tv: bool | None = None) -> str:
     """Write the loss curves of ``history`` (see the module docstring) to the PNG ``path``; returns it.
 
-    Content, style and total are always drawn (tv too when nonzero), against the iteration, on a
-    log y scale; values <= 0 cannot be shown on it and are left out. The file is written atomically:
+    Content, style and total are always drawn (tv: see ``show_tv`` in the module docstring), against
+    the iteration, on a log y scale; values <= 0 cannot be shown on it and are left out. The file is written atomically:
     to a temporary file in the same directory, then renamed over ``path``.
     """
     where = check_plot_path(path)
@@ -93,7 +95,7 @@ def plot_losses(history, path, title: str | None = None) -> str:
     try:
         for name, label in CURVES:
             ys = values[name]
-            if name == "tv" and not any(v != 0 and v == v for v in ys):
+            if name == "tv" and not (show_tv if show_tv is not None else any(v != 0 and v == v for v in ys)):
                 continue
             pts = [(a, v) for a, v in zip(x, ys) if v > 0]        # log scale: positives only (NaN > 0 is False)
             if pts:

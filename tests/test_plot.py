@@ -33,6 +33,7 @@ def test_plot_tv_multiscale_and_dict_history(tmp_path):
     pytest.importorskip("matplotlib")
     hist = _history(5, tv=3.0, size=32) + _history(4, tv=2.0, size=64)
     plot_losses(hist, tmp_path / "ms.png")
+    plot_losses(hist, tmp_path / "no_tv.png", show_tv=False)
     plot_losses({"total": [3.0, 2.0], "content": [1.0, 0.5], "style": [0.0, 0.1], "tv": [0, 0]}, tmp_path / "d.png")
     assert (tmp_path / "ms.png").read_bytes().startswith(PNG_MAGIC)
     assert (tmp_path / "d.png").read_bytes().startswith(PNG_MAGIC)
