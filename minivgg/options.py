@@ -1,0 +1,102 @@
+"""The run options every image-optimising command shares (``stylize``, ``reconstruct``).
+
+One definition of each flag, so ``--size``, ``--iterations``, ``--optimizer``, ``--lr``,
+``--bounds``, ``--pooling``, ``--device``, ``--weights``, ``--seed``, ``--init``, ``--print-every``
+and ``--quiet`` mean the same thing, with the same defaults and help, in every tool::
+
+    from .options import add_run_options
+    add_run_options(parser)                                  # every run option
+    add_run_options(parser, init=False, iterations=200)      # no --init; another default
+
+``add_run_options`` also accepts a dict of argument groups (``{"images": g1, "objective": g2,
+"optimisation": g3, "running": g4}``) so that a tool can keep its ``--help`` sections; a flag goes
+to its section's group, or to the first group given when its section is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .cli import nonnegative_float, positive_int
+from .optim import DEFAULT_ADAM_LR, OPTIMIZERS
+from .transfer import DEFAULT_ITERATIONS, DEFAULT_SIZE, NOISE_STD
+
+#: The option names :func:`add_run_options` defines (argparse ``dest`` names), in --help order.
+RUN_OPTIONS = ("size", "init", "seed", "pooling", "iterations", "optimizer", "lr", "bounds", "device", "weights",
+               "print_every", "quiet")
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite float > 0."""
+    value = nonnegative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def layer_list(values) -> tuple:
+    """Layer names given as separate words and/or comma-separated: ``conv1_1 conv2_1`` or ``conv1_1,conv2_1``."""
+    return tuple(n for v in values for n in v.split(",") if n)
+
+
+def add_run_options(target, *, init: bool = True, size: int = DEFAULT_SIZE, iterations: int = DEFAULT_ITERATIONS,
+                    print_every: int = 10):
+    """Add the shared run options to ``target``: an ArgumentParser, an argument group, or a dict of
+    groups keyed ``"images"``, ``"objective"``, ``"optimisation"``, ``"running"`` (see the module doc).
+
+    init: also add ``--init`` (a tool whose starting image is fixed, e.g. white noise, leaves it out;
+    ``--seed`` is always there, it seeds the noise). size, iterations, print_every: the defaults
+    (stylize's by default). Returns ``target``.
+    """
+    if isinstance(target, dict):
+        first = next(iter(target.values()))
+
+        def group(section):
+            return target.get(section, first)
+    else:
+        def group(section):
+            return target
+
+    g = group("images")
+    g.add_argument("--size", type=positive_int, default=size, metavar="N",
+                   help=f"long side of the content (and style) images in pixels (default {size})")
+    if init:
+        g.add_argument("--init", default="noise", metavar="noise|content|style|PATH",
+                       help=f"starting image: white noise (the paper; std {NOISE_STD:g} grey levels, see --seed), "
+                            "the content, the first style resized, or an image file (default noise)")
+    g.add_argument("--seed", type=nonnegative_int, default=0, metavar="N", help="seed of the noise init (default 0)")
+
+    group("objective").add_argument(
+        "--pooling", choices=("avg", "max"), default="avg",
+        help="VGG19 pooling; the paper replaces max by average pooling (default avg)")
+
+    g = group("optimisation")
+    g.add_argument("--iterations", type=positive_int, default=iterations, metavar="N",
+                   help=f"optimiser iterations (default {iterations})")
+    g.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs", help="lbfgs (the paper) or adam")
+    g.add_argument("--lr", type=positive_float, default=DEFAULT_ADAM_LR, metavar="X",
+                   help=f"Adam's learning rate in grey levels per step (default {DEFAULT_ADAM_LR:g})")
+    g.add_argument("--bounds", action="store_true", help="keep every pixel inside 0..255 during the optimisation")
+
+    g = group("running")
+    g.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="cpu (NumPy) or gpu (CuPy)")
+    g.add_argument("--weights", metavar="PATH", default=None,
+                   help="converted VGG19 weights (default: weights/vgg19.npz or $MINIVGG_WEIGHTS)")
+    g.add_argument("--print-every", type=positive_int, default=print_every, metavar="N",
+                   help=f"progress line every N iterations (default {print_every})")
+    g.add_argument("--quiet", action="store_true", help="no progress output")
+    return target
+
+
+__all__ = ["add_run_options", "RUN_OPTIONS", "positive_float", "nonnegative_int", "layer_list"]
