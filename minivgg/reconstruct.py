@@ -21,8 +21,13 @@ eq. 7 -- with one of the weights set to zero; nothing here computes a loss of it
   ``--content-layer`` (default conv4_2). **Ratio to weights:** beta stays at ``--style-weight``
   (default 1e3, stylize's default) and ``alpha = ratio * beta``; so the 1e-3 column is exactly
   stylize's default run (alpha 1, beta 1e3), and the style term keeps one scale across the sheet.
-  Our losses are the paper's normalisations (eq. 1, 4, 5; see :mod:`minivgg.transfer`), so the
-  paper's ratios carry over: small ratios are almost pure texture, large ones almost the photo.
+  Our losses are the paper's normalisations (eq. 1, 4, 5; see :mod:`minivgg.transfer`), but note
+  that eq. 1 sums over all M_l positions while eq. 4 divides by M_l^2: the content term grows with
+  the image area and the style term does not, so at 128 px (16x fewer pixels than the paper's
+  ~512 px) a given ratio is about a decade more style-heavy than in the paper. On Tuebingen x
+  Starry Night at 128 px the columns still go from texture (1e-5) to photo (1e-2) for the rows up to
+  conv3_1; the rows with conv4_1 and conv5_1 (whose Gram losses dominate) show the houses only in
+  the 1e-2 column; at this size, ``--ratios`` up to 1e-1 should bring them out (not checked).
 
 **Output**, all in ``--output-dir``: one PNG per cell (``content_conv3_1.png``,
 ``style_conv1_1-conv3_1.png``, ``grid_conv1_1-conv3_1_ratio1e-04.png``), the labelled contact sheet
