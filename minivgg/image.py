@@ -293,7 +293,9 @@ def _writable_formats() -> dict:
     return {ext: fmt for ext, fmt in Image.registered_extensions().items() if fmt in Image.SAVE}
 
 
-def _same_file(a: str, b: str) -> bool:
+def same_file(a, b) -> bool:
+    """Whether paths ``a`` and ``b`` name the same file (through links), existing or not."""
+    a, b = os.fspath(a), os.fspath(b)
     if os.path.exists(a) and os.path.exists(b):
         try:
             return os.path.samefile(a, b)  # sees through symlinks and hard links
@@ -320,7 +322,7 @@ def check_output_path(path, forbid=()) -> str:
         got = f"extension {ext!r}" if ext else "no extension"
         raise UsageError(f"output {where!r} has {got}; use an image extension such as {known}")
     for other in forbid:
-        if _same_file(where, os.fspath(other)):
+        if same_file(where, other):
             raise UsageError(f"output path is the same as input {os.fspath(other)!r}; refusing to overwrite it")
     if os.path.isdir(where):
         raise UsageError(f"output {where!r} is a directory; give a file name such as {where.rstrip('/')}/out.png")
@@ -401,4 +403,5 @@ __all__ = [
     "deprocess",
     "save_image",
     "check_output_path",
+    "same_file",
 ]

@@ -18,40 +18,14 @@ import time
 from pathlib import Path
 
 from .cli import ArgumentParser, nonnegative_float, positive_int, run_main
+from .options import add_run_options, layer_list
+from .progress import fmt_duration, iteration_line
 from .errors import MinivggError, UsageError
-from .optim import DEFAULT_ADAM_LR, OPTIMIZERS
-from .transfer import (DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_CONTENT_LAYERS, DEFAULT_ITERATIONS, DEFAULT_SIZE,
-                       DEFAULT_STYLE_LAYERS, INITS, NOISE_STD)
+from .image import same_file
+from .transfer import DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, INITS, NOISE_STD
 from .vgg import check_layer_names
 
 PROG = "python -m minivgg.stylize"
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite float > 0."""
-    value = nonnegative_float(text)
-    if value == 0:
-        import argparse
-
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
-
-
-def nonnegative_int(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
-def layer_list(values) -> tuple:
-    """Layer names given as separate words and/or comma-separated: ``conv1_1 conv2_1`` or ``conv1_1,conv2_1``."""
-    return tuple(n for v in values for n in v.split(",") if n)
 
 
 def build_parser() -> ArgumentParser:
@@ -68,12 +42,6 @@ def build_parser() -> ArgumentParser:
                     help="one weight per style image, normalised to sum 1 (default: equal)")
     io.add_argument("--output", required=True, metavar="PATH",
                     help="the result; the format follows the extension (.png, .jpg, ...); written atomically")
-    io.add_argument("--size", type=positive_int, default=DEFAULT_SIZE, metavar="N",
-                    help=f"long side of the content (and style) images in pixels (default {DEFAULT_SIZE})")
-    io.add_argument("--init", default="noise", metavar="noise|content|style|PATH",
-                    help=f"starting image: white noise (the paper; std {NOISE_STD:g} grey levels, see --seed), "
-                         "the content, the first style resized, or an image file (default noise)")
-    io.add_argument("--seed", type=nonnegative_int, default=0, metavar="N", help="seed of the noise init (default 0)")
 
     obj = p.add_argument_group("objective (eq. 7: alpha L_content + beta L_style + tv_weight TV)")
     obj.add_argument("--content-weight", type=nonnegative_float, default=DEFAULT_ALPHA, metavar="ALPHA",
@@ -88,49 +56,25 @@ def build_parser() -> ArgumentParser:
                      help="w_l, one per style layer, used as given (default 1/number of style layers)")
     obj.add_argument("--tv-weight", type=nonnegative_float, default=0.0, metavar="X",
                      help="weight of the total-variation smoothness term (default 0: off, as in the paper)")
-    obj.add_argument("--pooling", choices=("avg", "max"), default="avg",
-                     help="VGG19 pooling; the paper replaces max by average pooling (default avg)")
 
-    opt = p.add_argument_group("optimisation")
-    opt.add_argument("--iterations", type=positive_int, default=DEFAULT_ITERATIONS, metavar="N",
-                     help=f"optimiser iterations (default {DEFAULT_ITERATIONS})")
-    opt.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs", help="lbfgs (the paper) or adam")
-    opt.add_argument("--lr", type=positive_float, default=DEFAULT_ADAM_LR, metavar="X",
-                     help=f"Adam's learning rate in grey levels per step (default {DEFAULT_ADAM_LR:g})")
-    opt.add_argument("--bounds", action="store_true", help="keep every pixel inside 0..255 during the optimisation")
+    opt = p.add_argument_group("optimisation")     # --iterations --optimizer --lr --bounds: add_run_options
 
     run = p.add_argument_group("running")
-    run.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="cpu (NumPy) or gpu (CuPy)")
-    run.add_argument("--weights", metavar="PATH", default=None,
-                     help="converted VGG19 weights (default: weights/vgg19.npz or $MINIVGG_WEIGHTS)")
     run.add_argument("--save-every", type=positive_int, metavar="N",
                      help="also write OUTPUT_STEM_0050.png etc. beside the output every N iterations")
     run.add_argument("--log", metavar="PATH",
                      help="JSON Lines: a first line {\"config\": ...}, then one object per iteration "
                           "(iter, loss, content, style, tv, seconds since the start)")
-    run.add_argument("--print-every", type=positive_int, default=10, metavar="N",
-                     help="progress line every N iterations (default 10)")
-    run.add_argument("--quiet", action="store_true", help="no progress output")
+    # --size --init --seed, --pooling, --iterations --optimizer --lr --bounds, --device --weights
+    # --print-every --quiet: shared with python -m minivgg.reconstruct.
+    add_run_options({"images": io, "objective": obj, "optimisation": opt, "running": run})
     return p
-
-
-def _fmt_duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s" if m else f"{s}s"
 
 
 def snapshot_path(output: str, iteration: int) -> str:
     """``out.png`` -> ``out_0050.png`` (same folder, same format as the output)."""
     p = Path(output)
     return str(p.with_name(f"{p.stem}_{iteration:04d}{p.suffix}"))
-
-
-def _same_file(a: str, b: str) -> bool:
-    if os.path.exists(a) and os.path.exists(b):
-        return os.path.samefile(a, b)
-    return os.path.realpath(a) == os.path.realpath(b)
 
 
 def validate(args):
@@ -151,7 +95,7 @@ def validate(args):
     args.inputs = inputs
     if args.log:
         for other in inputs + [args.output]:
-            if _same_file(args.log, other):
+            if same_file(args.log, other):
                 raise UsageError(f"--log {args.log} is the same file as {other}: choose another path")
         if os.path.isdir(args.log):
             raise UsageError(f"--log {args.log} is a directory")
@@ -231,9 +175,7 @@ def _run(args) -> int:
                 log.flush()
             if it == 1 or it % args.print_every == 0 or it == args.iterations:
                 per = elapsed / it
-                say(f"iter {it:>{len(str(args.iterations))}}/{args.iterations}  total {parts['total']:.4e}  "
-                    f"content {parts['content']:.4e}  style {parts['style']:.4e}  "
-                    f"{per:.2f} s/iter  ETA {_fmt_duration(per * (args.iterations - it))}")
+                say(iteration_line(it, args.iterations, parts, per, per * (args.iterations - it)))
             if args.save_every and it % args.save_every == 0:
                 save_image(snapshot_path(args.output, it), deprocess(to_numpy(x)), forbid=args.inputs)
 
@@ -249,7 +191,7 @@ def _run(args) -> int:
     finally:
         if log:
             log.close()
-    say(f"wrote {args.output} ({W}x{H}) in {_fmt_duration(time.perf_counter() - t0)}")
+    say(f"wrote {args.output} ({W}x{H}) in {fmt_duration(time.perf_counter() - t0)}")
     return 0
 
 
