@@ -129,4 +129,45 @@ def tv_loss(x):
     return loss, g
 
 
-__all__ = ["content_loss", "gram", "gram_backward", "style_layer_loss", "style_loss", "tv_loss"]
+# ---------------------------------------------------------------------------------------------
+# Spatially guided style loss (Gatys, Ecker, Bethge, Hertzmann & Shechtman 2017, "Controlling
+# Perceptual Factors in Neural Style Transfer", section 4.1: guided Gram matrices)
+# ---------------------------------------------------------------------------------------------
+def masked_style_layer_loss(F, A, mask):
+    """Style loss of one layer on the features inside a region, and its gradient.
+
+    F: the image's tap ``(N, H, W)``; mask: the region's guidance channel at this layer's
+    resolution, ``(H, W)`` or ``(1, H, W)``, values in 0..1; A: the region's target Gram ``(N, N)``.
+    The guided Gram matrix is the Gram of the masked features, ``G = (F o m)(F o m)^T`` (``o`` the
+    elementwise product, the mask broadcast over the N channels), and the loss is eq. 4 on it::
+
+        E = 1/(4 N^2 M^2) * sum (G - A)^2          (M = H * W, the layer's positions, as in eq. 4)
+
+    Gradient: :func:`style_layer_loss` gives ``dE/d(F o m)`` (eq. 6 applied to the masked
+    features); the product rule through ``F o m`` multiplies it by the mask once more:
+    ``dE/dF = m o dE/d(F o m)``. A mask of ones is exactly :func:`style_layer_loss`.
+    """
+    m = mask.reshape((1,) + tuple(F.shape[1:]))
+    E, dFm = style_layer_loss(F * m, A)
+    return E, dFm * m
+
+
+def masked_style_loss(taps, regions, weights):
+    """Style loss, eq. 5, with one guided term per region: ``L_s = sum_l w_l sum_k E_l^k``.
+
+    taps: ``{layer: F_l}``; regions: a list, one per style image, of ``(targets, masks)`` with
+    ``targets = {layer: A_l^k}`` and ``masks = {layer: m_l^k}`` (see :func:`masked_style_layer_loss`);
+    weights: ``{layer: w_l}``. Returns ``(L_s, {layer: dL_s/dF_l})``.
+    """
+    total, grads = 0.0, {}
+    for targets, masks in regions:
+        for name, A in targets.items():
+            E, dF = masked_style_layer_loss(taps[name], A, masks[name])
+            w = float(weights[name])
+            total += w * E
+            grads[name] = w * dF if name not in grads else grads[name] + w * dF
+    return total, grads
+
+
+__all__ = ["content_loss", "gram", "gram_backward", "style_layer_loss", "style_loss", "tv_loss",
+           "masked_style_layer_loss", "masked_style_loss"]

@@ -18,7 +18,8 @@ Sizes are long sides in pixels (the other side follows the content's aspect rati
 ``MIN_SCALE_ITERATIONS`` (20, or N itself if N is smaller): ``N=400`` over 128, 256, 512 gives
 400, 200, 100. An iteration at twice the size costs four times as much, so the big sizes still
 take most of the time -- but much less than N iterations at full size would. To choose every count
-yourself give a comma list, one per size, smallest size first: ``--iterations 300,100,50``.
+yourself give one per size, smallest size first: ``--scale-iterations 300,100,50`` on the command
+line, ``iterations=(300, 100, 50)`` (or ``"300,100,50"``) in Python.
 
 **Upsampling** (:func:`upsample_init`). The previous result is turned back into a picture
 (:func:`~minivgg.image.deprocess`, which rounds and clips to 0..255), resized with the package's one

@@ -18,14 +18,20 @@ import time
 from pathlib import Path
 
 from .cli import ArgumentParser, nonnegative_float, positive_int, run_main
-from .options import add_run_options, layer_list
+from .options import add_run_options, layer_list, positive_float
 from .progress import fmt_duration, iteration_line
 from .errors import MinivggError, UsageError
 from .image import same_file
-from .transfer import DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, INITS, NOISE_STD
+from .transfer import (DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_CONTENT_LAYERS, DEFAULT_SIZE, DEFAULT_STYLE_LAYERS, INITS,
+                       NOISE_STD, PRESERVE_COLOR)
 from .vgg import check_layer_names
 
 PROG = "python -m minivgg.stylize"
+
+
+def iteration_counts(text: str) -> tuple:
+    """argparse type: ``N1,N2,...`` (one count per scale), each a positive integer."""
+    return tuple(positive_int(t.strip()) for t in text.split(","))
 
 
 def build_parser() -> ArgumentParser:
@@ -59,6 +65,31 @@ def build_parser() -> ArgumentParser:
 
     opt = p.add_argument_group("optimisation")     # --iterations --optimizer --lr --bounds: add_run_options
 
+    ext = p.add_argument_group("beyond the paper: colour, scale, regions")
+    ext.add_argument("--preserve-color", choices=PRESERVE_COLOR, default=None,
+                     help="keep the photo's colours (Gatys et al. 2016): 'luminance' = transfer on the YIQ "
+                          "luminance only (the style's luminance matched to the content's mean/std) and put the "
+                          "content's chroma back; 'histogram' = recolour the style to the content's colour mean "
+                          "and covariance before the transfer")
+    ext.add_argument("--scales", metavar="N,N,...",
+                     help="coarse-to-fine: run at each of these long sides, smallest first, each starting from the "
+                          "previous result upsampled; the largest is the output size (e.g. 256,512)")
+    ext.add_argument("--scale-iterations", type=iteration_counts, metavar="N,N,...",
+                     help="with --scales/--levels: the iterations at each scale, smallest first (default: "
+                          "--iterations at the smallest scale, halved at each larger one, at least 20)")
+    ext.add_argument("--levels", type=positive_int, metavar="L",
+                     help="coarse-to-fine over L sizes, each half the next, ending at --size "
+                          "(--size 512 --levels 3 = --scales 128,256,512)")
+    ext.add_argument("--style-scale", type=positive_float, metavar="S",
+                     help="resize the style images to S times the output's long side (S > 1: smaller strokes "
+                          "relative to the picture; S < 1: larger); style Grams are then compared per position")
+    ext.add_argument("--content-mask", nargs="+", metavar="PATH",
+                     help="spatial control (Gatys et al. 2017): one greyscale mask per --style image, in order; "
+                          "white = that style here, black = not here; resized to the output")
+    ext.add_argument("--plot", metavar="PATH",
+                     help="write the loss curves (total, content, style; log scale) to this PNG "
+                          "(needs matplotlib: pip install 'minivgg[plot]')")
+
     run = p.add_argument_group("running")
     run.add_argument("--save-every", type=positive_int, metavar="N",
                      help="also write OUTPUT_STEM_0050.png etc. beside the output every N iterations")
@@ -68,6 +99,8 @@ def build_parser() -> ArgumentParser:
     # --size --init --seed, --pooling, --iterations --optimizer --lr --bounds, --device --weights
     # --print-every --quiet: shared with python -m minivgg.reconstruct.
     add_run_options({"images": io, "objective": obj, "optimisation": opt, "running": run})
+    # No --size means DEFAULT_SIZE, or the largest of --scales: resolved in validate().
+    p.set_defaults(size=None)
     return p
 
 
@@ -89,7 +122,25 @@ def validate(args):
             raise UsageError(f"--style-blend has {len(args.style_blend)} values for {len(args.style)} style images")
         if sum(args.style_blend) <= 0:
             raise UsageError("--style-blend weights sum to 0")
+    from .multiscale import parse_iterations, resolve_scales
+
+    if args.scales is None and args.size is None:
+        args.size = DEFAULT_SIZE
+    args.sizes = resolve_scales(size=args.size, scales=args.scales, levels=args.levels)
+    args.size = args.sizes[-1]
+    args.schedule = parse_iterations(args.scale_iterations or args.iterations, len(args.sizes))
+    if args.content_mask is not None:
+        if len(args.content_mask) != len(args.style):
+            raise UsageError(f"--content-mask has {len(args.content_mask)} masks for {len(args.style)} style images: "
+                             "give one per style, in the same order")
+        if args.style_blend is not None:
+            raise UsageError("--style-blend does not apply with --content-mask: each style paints its own region")
+    if args.plot:
+        from .plot import check_plot_path
+
+        check_plot_path(args.plot)
     inputs = [args.content, *args.style] + ([] if args.init in INITS else [args.init])
+    inputs += list(args.content_mask or [])
     if args.weights:
         inputs.append(args.weights)
     args.inputs = inputs
@@ -104,8 +155,10 @@ def validate(args):
 def config_dict(args, content_rgb, style_rgbs, net) -> dict:
     keys = ("content", "style", "style_blend", "output", "size", "iterations", "content_weight", "style_weight",
             "content_layers", "style_layers", "style_layer_weights", "pooling", "init", "seed", "optimizer", "lr",
-            "tv_weight", "bounds", "device", "weights", "save_every", "print_every")
+            "tv_weight", "bounds", "device", "weights", "save_every", "print_every", "preserve_color", "style_scale",
+            "content_mask", "plot")
     cfg = {k: getattr(args, k) for k in keys}
+    cfg.update(scales=list(args.sizes), iterations=sum(args.schedule), iterations_per_scale=list(args.schedule))
     cfg.update(content_layers=list(args.content_layers), style_layers=list(args.style_layers),
                content_shape=list(content_rgb.shape[:2]), style_shapes=[list(s.shape[:2]) for s in style_rgbs],
                dtype=str(net.dtype), noise_std=NOISE_STD if args.init == "noise" else None)
@@ -127,29 +180,40 @@ def main(argv=None) -> int:
 
 
 def _run(args) -> int:
-
-    from .backend import get_backend, to_numpy
-    from .image import check_output_path, deprocess, load_image, save_image
-    from .transfer import build, prepare
+    from .backend import get_backend
+    from .image import check_output_path, load_image, long_side_shape, resize_image, save_image
+    from .masks import load_mask
+    from .transfer import check_scale_sizes, finish_image, stylize_images, style_long_side, working_images
     from .vgg import VGG19
 
     check_output_path(args.output, forbid=args.inputs)
     if args.save_every:
         check_output_path(snapshot_path(args.output, args.save_every), forbid=args.inputs)
+    if args.plot:
+        from .plot import require_matplotlib
+
+        require_matplotlib()                      # before the run, not after it
     get_backend(args.device)                      # no CuPy -> one line, before any file is read
-    content, styles = prepare(args.content, args.style, size=args.size, content_layers=args.content_layers,
-                              style_layers=args.style_layers, alpha=args.content_weight, beta=args.style_weight)
+    content = load_image(args.content)
+    styles = [load_image(p) for p in args.style]
+    masks = [load_mask(p) for p in args.content_mask] if args.content_mask else None
+    check_scale_sizes(content, styles, args.sizes, args.content_layers, args.style_layers, args.content_weight,
+                      args.style_weight, style_scale=args.style_scale)
     init = args.init if args.init in INITS else load_image(args.init)
     net = VGG19.load(args.weights, pooling=args.pooling, device=args.device)
-    st, x0 = build(net, content, styles, init=init, seed=args.seed, content_layers=args.content_layers,
-                   style_layers=args.style_layers, alpha=args.content_weight, beta=args.style_weight,
-                   style_blend=args.style_blend, tv_weight=args.tv_weight,
-                   style_layer_weights=args.style_layer_weights)
 
+    final = resize_image(content, shape=long_side_shape(*content.shape[:2], args.size))   # the output's size
+    sizes, schedule = args.sizes, args.schedule
+    multiscale = len(sizes) > 1
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
-    H, W = content.shape[:2]
-    say(f"content {args.content} {W}x{H}, style {', '.join(args.style)}; {args.iterations} {args.optimizer} "
-        f"iterations, alpha {args.content_weight:g}, beta {args.style_weight:g}, init {args.init}")
+    H, W = final.shape[:2]
+    extras = "".join([f", scales {','.join(map(str, sizes))} ({'+'.join(map(str, schedule))} iterations)"
+                      if multiscale else "",
+                      f", preserve colour: {args.preserve_color}" if args.preserve_color else "",
+                      f", style scale {args.style_scale:g}" if args.style_scale else "",
+                      ", masks " + ", ".join(args.content_mask) if args.content_mask else ""])
+    say(f"content {args.content} {W}x{H}, style {', '.join(args.style)}; {sum(schedule)} {args.optimizer} "
+        f"iterations, alpha {args.content_weight:g}, beta {args.style_weight:g}, init {args.init}{extras}")
 
     log = None
     if args.log:
@@ -158,41 +222,80 @@ def _run(args) -> int:
             log = open(args.log, "w", encoding="utf-8")
         except OSError as exc:
             raise MinivggError(f"cannot write the log {args.log}: {exc.strerror or exc}") from None
+    total_iters = sum(schedule)
+    # Cost of one iteration at scale j relative to scale k: the pixel count ratio (for the ETA).
+    areas = [h * w for h, w in (long_side_shape(*content.shape[:2], s) for s in sizes)]
+    history = []
+    state = {"x": None, "iter": 0, "scale": 0}
     try:
         if log:
-            log.write(json.dumps({"config": config_dict(args, content, styles, net)}) + "\n")
+            final_styles = [resize_image(s, size=style_long_side(args.size, args.size, args.style_scale))
+                            for s in working_images(content, styles, args.preserve_color)[1]]
+            log.write(json.dumps({"config": config_dict(args, final, final_styles, net)}) + "\n")
             log.flush()
-        state = {"x": x0, "iter": 0}
         t0 = time.perf_counter()
+        state["scale_t0"] = state["last_t"] = t0
 
         def callback(it, x, parts):
-            state["x"], state["iter"] = x, it
-            elapsed = time.perf_counter() - t0
+            k = parts["scale"]
+            now = time.perf_counter()
+            if k != state["scale"]:          # a new scale began right after the last callback of the previous
+                state["scale"], state["scale_t0"] = k, state["last_t"]
+            state["x"], state["last_t"] = x, now
+            state["iter"] += 1
+            n = state["iter"]
+            elapsed = now - t0
+            row = {"iter": n, "loss": parts["total"], "content": parts["content"], "style": parts["style"],
+                   "tv": parts["tv"], "seconds": round(elapsed, 4)}
+            if multiscale:
+                row.update(size=parts["size"], scale_iter=it)
+            history.append(dict(parts, iter=n))
             if log:
-                log.write(json.dumps({"iter": it, "loss": parts["total"], "content": parts["content"],
-                                      "style": parts["style"], "tv": parts["tv"],
-                                      "seconds": round(elapsed, 4)}) + "\n")
+                log.write(json.dumps(row) + "\n")
                 log.flush()
-            if it == 1 or it % args.print_every == 0 or it == args.iterations:
-                per = elapsed / it
-                say(iteration_line(it, args.iterations, parts, per, per * (args.iterations - it)))
-            if args.save_every and it % args.save_every == 0:
-                save_image(snapshot_path(args.output, it), deprocess(to_numpy(x)), forbid=args.inputs)
+            if n == 1 or n % args.print_every == 0 or n == total_iters or (multiscale and it == 1):
+                per = (now - state["scale_t0"]) / it
+                left = per * (schedule[k] - it) + sum(per * schedule[j] * areas[j] / areas[k]
+                                                      for j in range(k + 1, len(sizes)))
+                where = f"  [{parts['size']} px, {it}/{schedule[k]}]" if multiscale else ""
+                say(iteration_line(n, total_iters, parts, per, left) + where)
+            if args.save_every and n % args.save_every == 0:
+                save_image(snapshot_path(args.output, n), finish_image(x, final, args.preserve_color),
+                           forbid=args.inputs)
 
         try:
-            x = st.run(x0, args.iterations, optimizer=args.optimizer, callback=callback, lr=args.lr,
-                       bounds=args.bounds)
+            rgb = stylize_images(net, content, styles, sizes=sizes, iterations=schedule,
+                                 preserve_color=args.preserve_color, style_scale=args.style_scale,
+                                 content_masks=masks, init=init, seed=args.seed, optimizer=args.optimizer, lr=args.lr,
+                                 bounds=args.bounds, callback=callback, content_layers=args.content_layers,
+                                 style_layers=args.style_layers, alpha=args.content_weight, beta=args.style_weight,
+                                 style_blend=args.style_blend, tv_weight=args.tv_weight,
+                                 style_layer_weights=args.style_layer_weights)
         except KeyboardInterrupt:
             signal.signal(signal.SIGINT, signal.SIG_IGN)     # a second Ctrl-C must not cut the save short
-            save_image(args.output, deprocess(to_numpy(state["x"])), forbid=args.inputs)
+            if state["x"] is None:
+                raise
+            save_image(args.output, finish_image(state["x"], final, args.preserve_color), forbid=args.inputs)
             print(f"{PROG}: interrupted at iteration {state['iter']}: wrote {args.output}", file=sys.stderr)
+            if args.plot and history:
+                _write_plot(args.plot, history, args.tv_weight > 0)
             return 130
-        save_image(args.output, deprocess(to_numpy(x)), forbid=args.inputs)
+        save_image(args.output, rgb, forbid=args.inputs)
     finally:
         if log:
             log.close()
+    if args.plot:
+        _write_plot(args.plot, history, args.tv_weight > 0)
+        say(f"wrote the loss plot {args.plot}")
     say(f"wrote {args.output} ({W}x{H}) in {fmt_duration(time.perf_counter() - t0)}")
     return 0
+
+
+def _write_plot(path, history, show_tv: bool):
+    from .plot import plot_losses
+
+    plot_losses(history, path, show_tv=show_tv,
+                title="style transfer losses (total = alpha content + beta style + tv_weight TV)")
 
 
 if __name__ == "__main__":
