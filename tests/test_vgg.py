@@ -88,3 +88,38 @@ def test_errors(params):
         net.backward({"conv2_1": np.zeros((6, 8, 8))})
     with pytest.raises(UsageError, match="pooling"):
         VGG19(params, pooling="min")
+
+
+SHARED = __import__("pathlib").Path(__file__).resolve().parents[1].parent / "shared" / "images"
+
+
+@pytest.fixture(scope="module")
+def tubingen_128():
+    path = SHARED / "tubingen.jpg"
+    if not path.is_file():
+        pytest.skip(f"{path} not found (the project's shared test images sit beside the checkout)")
+    from minivgg.image import load_image, preprocess
+    return preprocess(load_image(path, size=128))
+
+
+def test_real_weights_give_finite_nontrivial_taps(real_weights, tubingen_128):
+    net32 = VGG19.load(real_weights, dtype="float32")
+    net64 = VGG19.load(real_weights, dtype="float64", conv_algo="im2col")
+    t32 = net32.forward(tubingen_128, LAYER_NAMES)
+    t64 = net64.forward(tubingen_128.astype(np.float64), LAYER_NAMES)
+    for name in LAYER_NAMES:
+        a, b = t32[name], t64[name]
+        assert a.dtype == np.float32 and np.isfinite(a).all(), name
+        active = float((a > 0).mean())
+        assert 0.01 < active < 0.99 and a.std() > 0, (name, active)
+        # the float32 default path (Winograd where it applies) agrees with float64 im2col
+        assert np.abs(a - b).max() <= 1e-3 * np.abs(b).max(), name
+    assert t32["conv5_1"].shape == (512, 96 // 16, 128 // 16)     # 1024x768 photo -> 128x96 px
+
+
+def test_real_weights_backward_is_finite(real_weights, tubingen_128):
+    net = VGG19.load(real_weights)
+    taps = net.forward(tubingen_128, ["conv1_1", "conv4_2", "conv5_1"])
+    g = net.backward({k: np.ones_like(v) for k, v in taps.items()})
+    assert g.shape == tubingen_128.shape and g.dtype == np.float32
+    assert np.isfinite(g).all() and np.abs(g).max() > 0
