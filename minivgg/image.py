@@ -21,12 +21,12 @@ import math
 import operator
 import os
 import re
-import tempfile
 import warnings
 
 import numpy as np
 from PIL import Image, ImageOps
 
+from .atomic import atomic_write, check_writable_destination
 from .backend import to_numpy
 from .errors import MinivggError, UsageError
 
@@ -327,26 +327,9 @@ def check_output_path(path, forbid=()) -> str:
     if os.path.isdir(where):
         raise UsageError(f"output {where!r} is a directory; give a file name such as {where.rstrip('/')}/out.png")
 
-    # Walk up to the nearest existing ancestor: it must be a writable directory, because
-    # save_image creates the missing directories below it.
-    parent = os.path.dirname(os.path.abspath(where))
-    while not os.path.exists(parent):
-        up = os.path.dirname(parent)
-        if up == parent:
-            break
-        parent = up
-    if not os.path.isdir(parent):
-        raise MinivggError(f"cannot write {where!r}: {parent!r} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise MinivggError(f"cannot write {where!r}: directory {parent!r} is not writable")
+    # save_image creates the missing directories, so the nearest existing ancestor must be writable.
+    check_writable_destination(where, repr(where))
     return formats[ext]
-
-
-def _umask() -> int:
-    # os.umask can only be read by setting it; set it back at once.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def save_image(path, rgb, forbid=()) -> None:
@@ -373,25 +356,12 @@ def save_image(path, rgb, forbid=()) -> None:
     if fmt == "JPEG":
         img = img.convert("RGB")  # already RGB here; JPEG cannot store alpha or palettes
         options["quality"] = 95
-    # Same directory, so os.replace is a rename on one file system, which is atomic.
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(where) + ".", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_write(where) as f:
             img.save(f, format=fmt, **options)
-            f.flush()
-            os.fsync(f.fileno())  # the data is on disk before the rename makes it visible
-        # mkstemp creates the file private (0600); give it the permissions a normal file gets.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, where)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, (OSError, ValueError, KeyError, TypeError)):
-            reason = " ".join(str(exc).split()) or type(exc).__name__
-            raise MinivggError(f"cannot write {where!r} as {fmt}: {reason}") from None
-        raise
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # Pillow's encoders raise all of these
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise MinivggError(f"cannot write {where!r} as {fmt}: {reason}") from None
 
 
 __all__ = [

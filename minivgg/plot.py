@@ -18,8 +18,8 @@ across the scales and a dotted line marks where each scale starts.
 from __future__ import annotations
 
 import os
-import tempfile
 
+from .atomic import atomic_write, check_writable_destination
 from .errors import MinivggError, UsageError
 
 INSTALL_HINT = "pip install 'minivgg[plot]' (or: pip install matplotlib)"
@@ -50,11 +50,7 @@ def check_plot_path(path) -> str:
         raise UsageError(f"plot {where!r}: the loss plot is a PNG; give a path ending in .png")
     if os.path.isdir(where):
         raise UsageError(f"plot {where!r} is a directory; give a file name such as {where.rstrip('/')}/losses.png")
-    parent = os.path.dirname(os.path.abspath(where))
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
-        raise MinivggError(f"cannot write the plot {where!r}: directory {parent!r} is not writable")
+    check_writable_destination(where, f"the plot {where!r}")
     return where
 
 
@@ -120,22 +116,11 @@ def plot_losses(history, path, title: str | None = None, show_tv: bool | None = 
             os.makedirs(directory, exist_ok=True)
         except OSError as exc:
             raise MinivggError(f"cannot create directory {directory!r}: {exc.strerror or exc}") from None
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(where) + ".", suffix=".tmp")
         try:
-            with os.fdopen(fd, "wb") as f:
+            with atomic_write(where) as f:
                 fig.savefig(f, format="png")
-            mask = os.umask(0o022)
-            os.umask(mask)
-            os.chmod(tmp, 0o666 & ~mask)
-            os.replace(tmp, where)
-        except BaseException as exc:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            if isinstance(exc, OSError):
-                raise MinivggError(f"cannot write the plot {where!r}: {exc.strerror or exc}") from None
-            raise
+        except OSError as exc:
+            raise MinivggError(f"cannot write the plot {where!r}: {exc.strerror or exc}") from None
     finally:
         plt.close(fig)
     return where

@@ -53,10 +53,10 @@ import json
 import os
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from .atomic import atomic_write
 from .cli import ArgumentParser, run_main
 from .errors import MinivggError, UsageError
 from .options import add_run_options, layer_list, positive_float
@@ -236,23 +236,10 @@ def _differences(old: dict, new: dict) -> list:
 
 
 def _write_json(path: str, data: dict) -> None:
-    """Atomic: a temporary file in the same directory, then os.replace."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Atomic (see :func:`~minivgg.atomic.atomic_write`): a resumed run reads this record back."""
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1)
+        f.write("\n")
 
 
 def _load_image_for(path, size, layers, what):

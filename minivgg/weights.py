@@ -45,6 +45,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from .atomic import atomic_write
 from .cli import ArgumentParser, run_main
 from .errors import MinivggError, UsageError
 
@@ -114,12 +115,6 @@ def _fetch_hint(path: Path | None) -> str:
             "or pass --weights PATH")
 
 
-def _umask() -> int:
-    mask = os.umask(0)  # the only way to read the umask is to set it
-    os.umask(mask)
-    return mask
-
-
 def _make_meta(source: str, source_md5: str | None) -> dict:
     """The metadata stored with every converted file: what the network expects as input, and where
     the numbers came from (``source_md5`` lets ``fetch`` recognise a verified file)."""
@@ -182,21 +177,10 @@ def save_weights(path, params: dict, meta: dict) -> Path:
         arrays[f"{name}.b"] = np.ascontiguousarray(b, dtype=np.float32)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise MinivggError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_write(path) as f:
             np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file a normal file's mode
-        os.replace(tmp, path)
     except OSError as exc:
         raise MinivggError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
