@@ -48,15 +48,25 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {error_line(message)} (see --help)\n")
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
+def _int_at_least(text: str, lowest: int, expected: str) -> int:
+    """``text`` as an int >= ``lowest``, else ArgumentTypeError ``expected {expected}, got ...``."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if value < lowest:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    return _int_at_least(text, 1, "a positive integer")
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    return _int_at_least(text, 0, "an integer >= 0")
 
 
 def nonnegative_float(text: str) -> float:
@@ -70,4 +80,13 @@ def nonnegative_float(text: str) -> float:
     return value
 
 
-__all__ = ["run_main", "ArgumentParser", "positive_int", "nonnegative_float", "error_line", "UsageError"]
+def positive_float(text: str) -> float:
+    """argparse type: a finite float > 0."""
+    value = nonnegative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
+__all__ = ["run_main", "ArgumentParser", "positive_int", "nonnegative_int", "positive_float", "nonnegative_float",
+           "error_line", "UsageError"]

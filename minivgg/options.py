@@ -15,34 +15,15 @@ to its section's group, or to the first group given when its section is missing.
 
 from __future__ import annotations
 
-import argparse
-
-from .cli import nonnegative_float, positive_int
+# positive_float and nonnegative_int live in cli.py with the other argparse types; they stay
+# importable from here (and in __all__) for code written against the older layout.
+from .cli import nonnegative_int, positive_float, positive_int
 from .optim import DEFAULT_ADAM_LR, OPTIMIZERS
 from .transfer import DEFAULT_ITERATIONS, DEFAULT_SIZE, NOISE_STD
 
 #: The option names :func:`add_run_options` defines (argparse ``dest`` names), in --help order.
 RUN_OPTIONS = ("size", "init", "seed", "pooling", "iterations", "optimizer", "lr", "bounds", "device", "weights",
                "print_every", "quiet")
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite float > 0."""
-    value = nonnegative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
-
-
-def nonnegative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
 
 
 def layer_list(values) -> tuple:

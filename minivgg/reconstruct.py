@@ -57,9 +57,9 @@ import time
 from pathlib import Path
 
 from .atomic import atomic_write
-from .cli import ArgumentParser, run_main
+from .cli import ArgumentParser, positive_float, run_main
 from .errors import MinivggError, UsageError
-from .options import add_run_options, layer_list, positive_float
+from .options import add_run_options, layer_list
 from .progress import fmt_duration, iteration_line
 from .transfer import DEFAULT_BETA, DEFAULT_STYLE_LAYERS, INITS, NOISE_STD
 from .vgg import LAYER_NAMES, check_layer_names, min_input_size

@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from .cli import ArgumentParser, nonnegative_float, positive_int, run_main
-from .options import add_run_options, layer_list, positive_float
+from .cli import ArgumentParser, nonnegative_float, positive_float, positive_int, run_main
+from .options import add_run_options, layer_list
 from .progress import fmt_duration, iteration_line
 from .errors import MinivggError, UsageError
 from .image import same_file
