@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from minivgg.cli import run_main
+from helpers import call_cli
 from minivgg.reconstruct import PROG, main, plan_cells, ratio_text, set_label
 from minivgg.transfer import DEFAULT_BETA, StyleTransfer
 
@@ -37,12 +37,7 @@ def args_for(mode, imgs, tiny_weights, *extra, iterations=3):
 
 
 def cli(argv, capsys):
-    try:
-        rc = run_main(main, argv, prog=PROG)
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
+    return call_cli(main, argv, capsys, prog=PROG)
 
 
 def record(imgs, mode):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from minivgg.cli import run_main
+from helpers import call_cli
 from minivgg.stylize import PROG, main
 from minivgg.transfer import DEFAULT_BETA
 
@@ -37,13 +37,7 @@ def args_for(imgs, tiny_weights, *extra, iterations=4):
 
 
 def cli(argv, capsys):
-    """Run the command line in this process (argparse's own errors arrive as SystemExit, as in a real run)."""
-    try:
-        rc = run_main(main, argv, prog=PROG)
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
+    return call_cli(main, argv, capsys, prog=PROG)
 
 
 def test_end_to_end_output_log_snapshots_progress(imgs, tiny_weights, tmp_path, capsys):

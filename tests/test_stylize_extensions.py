@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from minivgg.cli import run_main
+from helpers import call_cli
 from minivgg.color import rgb_to_yiq
 from minivgg.image import load_image, long_side_shape, resize_image
 from minivgg.stylize import PROG, main
@@ -43,12 +43,7 @@ def args_for(imgs, tiny_weights, *extra, iterations="3", size="32"):
 
 
 def cli(argv, capsys):
-    try:
-        rc = run_main(main, argv, prog=PROG)
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
+    return call_cli(main, argv, capsys, prog=PROG)
 
 
 def test_preserve_color_luminance_keeps_content_chroma(imgs, tiny_weights, capsys):

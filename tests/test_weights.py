@@ -22,8 +22,8 @@ import h5py
 import numpy as np
 import pytest
 
+from helpers import call_cli
 from minivgg import weights as wmod
-from minivgg.cli import run_main
 from minivgg.errors import MinivggError
 from minivgg.image import MEAN_BGR
 from minivgg.weights import (BLOCK_SIZES, LAYER_NAMES, SOURCE_MD5, VGG19_CHANNELS, convert, default_weights_path,
@@ -248,9 +248,7 @@ def test_corrupt_member_is_refused(tiny_weights, tmp_path):
 
 
 def cli(argv, capsys):
-    rc = run_main(wmod.main, argv, prog="python -m minivgg.weights")
-    out, err = capsys.readouterr()
-    return rc, out, err
+    return call_cli(wmod.main, argv, capsys, prog="python -m minivgg.weights")
 
 
 def test_info_prints_layers_and_parameter_count(tiny_weights, capsys):
