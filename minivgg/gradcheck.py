@@ -256,16 +256,25 @@ def suite_cases(seed: int = 0):
         net = VGG19(params, pooling=pooling, dtype="float64")
         x = 40.0 * rng.standard_normal((3, 16, 16))
         R = {k: rng.standard_normal(v.shape) for k, v in net.forward(x, taps).items()}
-
-        def run(net=net, x=x, R=R):
-            net.forward(x, taps)
-            g = net.backward(R)
-            return check_gradient(lambda z: sum(float((v * R[k]).sum()) for k, v in net.forward(z, taps).items()),
-                                  x, g, mode="direction", h=1e-3, directions=4)
-
-        cases.append(Case(f"VGG19 pooling={pooling} taps {','.join(taps)}", "dx", x.shape, run))
+        cases.append(_network_case(net, x, R, taps, f"VGG19 pooling={pooling}"))
     cases += _winograd_cases(np.random.default_rng(seed + 1000), params, taps)
     return cases
+
+
+def _network_case(net, x, R, taps, label) -> Case:
+    """The whole network's dx: the loss sum_k <R[k], tap k> (gradients given at taps of several
+    depths at once), its backward against finite differences along random directions.
+
+    Directions, not elements: one loss evaluation is a whole forward pass, so checking every pixel
+    would be slow; the network is piecewise linear, so the large step h costs no truncation error.
+    """
+    def run():
+        net.forward(x, taps)
+        g = net.backward(R)
+        return check_gradient(lambda z: sum(float((v * R[k]).sum()) for k, v in net.forward(z, taps).items()),
+                              x, g, mode="direction", h=1e-3, directions=4)
+
+    return Case(f"{label} taps {','.join(taps)}", "dx", x.shape, run)
 
 
 def _winograd_cases(rng, params, taps):
@@ -293,14 +302,7 @@ def _winograd_cases(rng, params, taps):
         net = VGG19(params, pooling="avg", dtype="float64", conv_algo=algo)
         x = 40.0 * rng.standard_normal((3, 16, 16))
         R = {k: rng.standard_normal(v.shape) for k, v in net.forward(x, taps).items()}
-
-        def run(net=net, x=x, R=R):
-            net.forward(x, taps)
-            g = net.backward(R)
-            return check_gradient(lambda z: sum(float((v * R[k]).sum()) for k, v in net.forward(z, taps).items()),
-                                  x, g, mode="direction", h=1e-3, directions=4)
-
-        cases.append(Case(f"VGG19[{algo}] pooling=avg taps {','.join(taps)}", "dx", x.shape, run))
+        cases.append(_network_case(net, x, R, taps, f"VGG19[{algo}] pooling=avg"))
     return cases
 
 
