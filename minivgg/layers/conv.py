@@ -116,6 +116,19 @@ def _row_chunks(Ho: int, Wo: int):
         yield y0, min(Ho, y0 + rows)
 
 
+def _padded_flat(x, pad: int):
+    """``(xflat, Hp, Wp)``: ``x`` (C, H, W) zero-padded by ``pad`` and flattened to (C, (Hp+1)*Wp),
+    the padded rows laid end to end, so window offset (i, j) of output row y starts at (y+i)*Wp + j.
+    """
+    xp = get_array_module(x)
+    C, H, Wd = x.shape
+    Hp, Wp = H + 2 * pad, Wd + 2 * pad
+    # One spare zero row (Wp >= k-1 elements): the last window's overhang past the final row stays inside.
+    xpad = xp.zeros((C, Hp + 1, Wp), dtype=x.dtype)
+    xpad[:, pad:pad + H, pad:pad + Wd] = x
+    return xpad.reshape(C, (Hp + 1) * Wp), Hp, Wp
+
+
 def conv2d_im2col(x, W, b=None, pad: int = 1):
     """Convolution as chunked im2col + GEMM. x: (C, H, W); W: (O, C, k, k); b: (O,) or None -> (O, Ho, Wo).
 
@@ -129,11 +142,7 @@ def conv2d_im2col(x, W, b=None, pad: int = 1):
     O, C, k, _ = W.shape
     _, H, Wd = x.shape
     Ho, Wo = _out_size(H, k, pad), _out_size(Wd, k, pad)
-    Hp, Wp = H + 2 * pad, Wd + 2 * pad
-    # One spare zero row (Wp >= k-1 elements): the last window's overhang past the final row stays inside.
-    xpad = xp.zeros((C, Hp + 1, Wp), dtype=x.dtype)
-    xpad[:, pad:pad + H, pad:pad + Wd] = x
-    xflat = xpad.reshape(C, (Hp + 1) * Wp)
+    xflat, _, Wp = _padded_flat(x, pad)
     Wmat = W.reshape(O, C * k * k)
     out = xp.empty((O, Ho, Wo), dtype=x.dtype)
     rows = max(1, min(Ho, IM2COL_CHUNK // Wp))
@@ -170,10 +179,7 @@ def conv2d_shiftadd(x, W, b=None, pad: int = 1):
     O, C, k, _ = W.shape
     _, H, Wd = x.shape
     Ho, Wo = _out_size(H, k, pad), _out_size(Wd, k, pad)
-    Hp, Wp = H + 2 * pad, Wd + 2 * pad
-    xpad = xp.zeros((C, Hp + 1, Wp), dtype=x.dtype)
-    xpad[:, pad:pad + H, pad:pad + Wd] = x
-    xflat = xpad.reshape(C, (Hp + 1) * Wp)
+    xflat, _, Wp = _padded_flat(x, pad)
     Wtaps = xp.ascontiguousarray(W.transpose(2, 3, 0, 1)).reshape(k * k * O, C)
     Z = Wtaps @ xflat
     n = Ho * Wp
