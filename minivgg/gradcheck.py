@@ -187,7 +187,7 @@ def _relu_input(rng, shape):
 
 def tiny_params(widths=(4, 6, 6, 8, 8), seed=0):
     """Random VGG19-shaped parameters with few channels, float64: name -> (W, b)."""
-    from .vgg import BLOCK_SIZES
+    from .weights import BLOCK_SIZES
 
     rng = np.random.default_rng(seed)
     params, cin = {}, 3

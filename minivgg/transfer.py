@@ -591,11 +591,9 @@ def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_
         else:
             x0 = net.backend.asarray(upsample_init(x, (3,) + tuple(hw)))
 
-        cb = None
-        if callback is not None:
-            def cb(it, xi, parts, size=size, k=k):
-                callback(it, xi, dict(parts, size=size, scale=k))
-        x = st.run(x0, count, optimizer=optimizer, callback=cb, lr=lr, bounds=bounds)
+        def cb(it, xi, parts, size=size, k=k):
+            callback(it, xi, dict(parts, size=size, scale=k))
+        x = st.run(x0, count, optimizer=optimizer, callback=None if callback is None else cb, lr=lr, bounds=bounds)
     return finish_image(x, resize_image(content_rgb, shape=long_side_shape(*content_rgb.shape[:2], sizes[-1])),
                         preserve_color)
 

@@ -25,7 +25,8 @@ from .errors import UsageError
 from .layers import (avg_pool2d_backward, avg_pool2d_forward, conv2d_backward, conv2d_forward,
                      max_pool2d_backward, max_pool2d_forward, relu_backward, relu_forward)
 from .layers.conv import DEFAULT_ALGO, available_algos
-from .weights import BLOCK_SIZES, LAYER_NAMES  # noqa: F401  (re-exported: the network's layer names)
+# BLOCK_SIZES is unused here but re-exported: minivgg.vgg is where a reader looks for the network's shape.
+from .weights import BLOCK_SIZES, LAYER_NAMES  # noqa: F401
 POOLINGS = {"avg": (avg_pool2d_forward, avg_pool2d_backward),
             "max": (max_pool2d_forward, max_pool2d_backward)}
 

@@ -27,7 +27,7 @@ from minivgg import weights as wmod
 from minivgg.errors import MinivggError
 from minivgg.image import MEAN_BGR
 from minivgg.weights import (BLOCK_SIZES, LAYER_NAMES, SOURCE_MD5, VGG19_CHANNELS, convert, default_weights_path,
-                             fetch, load_weights, make_random_weights)
+                             load_weights, make_random_weights)
 
 WIDTHS = (4, 8, 8, 16, 16)
 
