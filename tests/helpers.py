@@ -3,6 +3,9 @@ pytest's default import mode puts this directory on sys.path, as it has no __ini
 
 from __future__ import annotations
 
+import signal
+import subprocess
+
 from minivgg.cli import run_main
 
 
@@ -17,3 +20,20 @@ def call_cli(main, argv, capsys, prog=None):
         rc = exc.code
     out, err = capsys.readouterr()
     return rc, out, err
+
+
+def interrupt_when(cmd, ready, **popen_kwargs):
+    """Start ``cmd``, send it SIGINT (Ctrl-C) at the first stdout line for which ``ready(line)`` is
+    true (or at EOF), and return ``(returncode, stderr)``. The process is killed if anything here fails,
+    so a broken test cannot leave a 100000-iteration run behind on the machine."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen_kwargs)
+    try:
+        for line in proc.stdout:
+            if ready(line):
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, err

@@ -2,8 +2,6 @@
 
 import json
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import call_cli
+from helpers import call_cli, interrupt_when
 from minivgg.reconstruct import PROG, main, plan_cells, ratio_text, set_label
 from minivgg.transfer import DEFAULT_BETA, StyleTransfer
 
@@ -157,21 +155,12 @@ def test_resume_with_other_settings_is_refused_unless_restart(imgs, tiny_weights
 
 
 def test_sigint_exits_130_and_leaves_only_finished_cells(imgs, tiny_weights):
-    proc = subprocess.Popen([sys.executable, "-m", "minivgg.reconstruct",
-                             *args_for("content", imgs, tiny_weights, "--layers", *LAYERS, "--print-every", "1",
-                                       iterations=100000)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
-    try:
-        for line in proc.stdout:                    # wait for the first cell to be under way
-            if "[cell 1/3] iter" in line:
-                break
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
+    rc, err = interrupt_when([sys.executable, "-m", "minivgg.reconstruct",
+                              *args_for("content", imgs, tiny_weights, "--layers", *LAYERS, "--print-every", "1",
+                                        iterations=100000)],
+                             lambda line: "[cell 1/3] iter" in line,  # the first cell is under way
+                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert rc == 130, err
     assert "Traceback" not in err and "interrupted in cell 1/3" in err and "0 of 3 cells" in err
     out_dir = Path(imgs["out"])
     assert sorted(p.name for p in out_dir.iterdir()) == ["content.json", "content_sheet.png"]   # no temp files

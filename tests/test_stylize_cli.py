@@ -3,7 +3,6 @@
 import importlib
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import call_cli
+from helpers import call_cli, interrupt_when
 from minivgg.stylize import PROG, main
 from minivgg.transfer import DEFAULT_BETA
 
@@ -167,19 +166,11 @@ def test_gpu_without_cupy_is_a_one_line_usage_error(imgs, tiny_weights, capsys):
 
 
 def test_sigint_writes_the_current_image_and_exits_130(imgs, tiny_weights):
-    proc = subprocess.Popen([sys.executable, "-m", "minivgg.stylize", *args_for(imgs, tiny_weights, "--print-every",
-                                                                                  "1", iterations=100000)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for line in proc.stdout:                    # wait for the optimisation to be under way
-            if line.startswith("iter"):
-                break
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
+    rc, err = interrupt_when([sys.executable, "-m", "minivgg.stylize",
+                              *args_for(imgs, tiny_weights, "--print-every", "1", iterations=100000)],
+                             lambda line: line.startswith("iter"),  # the optimisation is under way
+                             cwd=ROOT)
+    assert rc == 130, err
     assert "Traceback" not in err and "interrupted" in err
     with Image.open(imgs["out"]) as im:
         assert im.size == (32, 24)
