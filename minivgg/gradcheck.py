@@ -258,6 +258,45 @@ def suite_cases(seed: int = 0):
         R = {k: rng.standard_normal(v.shape) for k, v in net.forward(x, taps).items()}
         cases.append(_network_case(net, x, R, taps, f"VGG19 pooling={pooling}"))
     cases += _winograd_cases(np.random.default_rng(seed + 1000), params, taps)
+    cases += _loss_cases(np.random.default_rng(seed + 2000), params)
+    return cases
+
+
+def _loss_cases(rng, params):
+    """The losses of eq. 1, 4 and TV (w.r.t. their input), and the whole eq. 7 objective w.r.t. the image."""
+    from .losses import content_loss, gram, masked_style_layer_loss, style_layer_loss, tv_loss
+    from .transfer import StyleTransfer
+    from .vgg import VGG19
+
+    F = np.abs(rng.standard_normal((4, 5, 6)))          # a tap: ReLU outputs are >= 0
+    P = np.abs(rng.standard_normal(F.shape))
+    A = gram(np.abs(rng.standard_normal((4, 7, 3))))    # a style target from another "image" size
+    m = rng.uniform(0, 1, (5, 6))
+    img = rng.standard_normal((3, 6, 7))
+    cases = [
+        Case("content loss (eq. 1/2)", "dF", F.shape,
+             lambda: check_gradient(lambda z: content_loss(z, P)[0], F, content_loss(F, P)[1])),
+        Case("style layer loss (eq. 4/6)", "dF", F.shape,
+             lambda: check_gradient(lambda z: style_layer_loss(z, A)[0], F, style_layer_loss(F, A)[1])),
+        Case("masked style layer loss", "dF", F.shape,
+             lambda: check_gradient(lambda z: masked_style_layer_loss(z, A, m)[0], F,
+                                    masked_style_layer_loss(F, A, m)[1])),
+        Case("total variation", "dx", img.shape,
+             lambda: check_gradient(lambda z: tv_loss(z)[0], img, tv_loss(img)[1])),
+    ]
+    for pooling in ("avg", "max"):
+        net = VGG19(params, pooling=pooling, dtype="float64")
+        content = 40.0 * rng.standard_normal((3, 16, 16))
+        styles = [40.0 * rng.standard_normal((3, 16, 20)), 40.0 * rng.standard_normal((3, 18, 16))]
+        st = StyleTransfer(net, content, styles, content_layers=("conv4_2",), alpha=1.0, beta=1e3,
+                           style_blend=(0.3, 0.7), tv_weight=1e-2)
+        x = 40.0 * rng.standard_normal((3, 16, 16))
+
+        def run(st=st, x=x):
+            return check_gradient(lambda z: st.loss_and_grad(z)[0], x, st.loss_and_grad(x)[1],
+                                  mode="direction", h=1e-3, directions=4)
+
+        cases.append(Case(f"StyleTransfer eq. 7 (2 styles blended, TV) pooling={pooling}", "dx", x.shape, run))
     return cases
 
 

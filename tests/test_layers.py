@@ -141,3 +141,18 @@ def test_relu_gradient_is_zero_at_zero_and_below():
 def test_pooling_too_small_is_a_clear_error():
     with pytest.raises(ValueError, match="cannot 2x2-pool"):
         avg_pool2d_forward(np.ones((1, 1, 4)))
+
+
+def test_gradcheck_suite_covers_every_layer_the_network_and_the_losses():
+    names = " ".join(c.layer for c in suite_cases(0))
+    for part in ("conv2d[naive]", "conv2d[im2col]", "conv2d[winograd]", "relu", "avg_pool2d", "max_pool2d",
+                 "conv-relu-pool-conv-relu", "VGG19 pooling=avg", "VGG19 pooling=max", "content loss",
+                 "style layer loss", "masked style", "total variation", "StyleTransfer eq. 7"):
+        assert part in names, part
+
+
+def test_gradcheck_cli_prints_the_table_and_exits_0(capsys):
+    assert gradcheck.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[:3] == ["layer", "grad", "shape"]
+    assert "FAIL" not in out and out.rstrip().endswith("(tolerance 1e-06)")
