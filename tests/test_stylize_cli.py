@@ -191,3 +191,16 @@ def test_real_weights_64px_run_lowers_the_loss(real_weights, tmp_path, capsys):
     assert rows[-1]["loss"] < 0.5 * rows[0]["loss"]
     with Image.open(out) as im:
         assert im.size == (64, 48)
+
+
+def test_a_1x1_content_image_is_refused_before_any_work(tiny_weights, tmp_path, capsys):
+    from PIL import Image
+
+    one = tmp_path / "one.png"
+    Image.new("RGB", (1, 1)).save(one)
+    style = tmp_path / "style.png"
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(style)
+    rc, _, err = cli(["--content", str(one), "--style", str(style), "--output", str(tmp_path / "o.png"),
+                      "--weights", str(tiny_weights)], capsys)
+    assert rc == 2 and "1x1 px" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.png").exists()
