@@ -529,20 +529,19 @@ def check_scale_sizes(content_rgb, style_rgbs, sizes, content_layers, style_laye
 
     active_content = tuple(content_layers if alpha > 0 else ())
     active_style = tuple(style_layers if beta > 0 else ())
+    # (picture, its name in messages, the layers it must reach, the long side it gets at a scale)
+    sources = [(content_rgb, "content image", active_content + active_style, lambda size: size)] + [
+        (s, "style image" if len(style_rgbs) == 1 else f"style image {k + 1}", active_style,
+         lambda size: style_long_side(size, sizes[-1], style_scale, style_size)) for k, s in enumerate(style_rgbs)]
     # A source smaller than what the deepest layer needs holds too little picture to transfer:
     # upscaling a 1x1 photo to 256 px would run minutes on a flat colour. Refuse it.
-    for rgb, what, layers in [(content_rgb, "content image", active_content + active_style)] + [
-            (s, "style image" if len(style_rgbs) == 1 else f"style image {k + 1}", active_style)
-            for k, s in enumerate(style_rgbs)]:
+    for rgb, what, layers, _ in sources:
         if layers and min(rgb.shape[:2]) < min_input_size(layers):
             raise UsageError(f"the {what} is only {rgb.shape[1]}x{rgb.shape[0]} px; give an image of at least "
                              f"{min_input_size(layers)} px on each side")
     for size in sizes:
-        checks = [(long_side_shape(*content_rgb.shape[:2], size), "content image", active_content + active_style)]
-        ss = style_long_side(size, sizes[-1], style_scale, style_size)
-        checks += [(long_side_shape(*s.shape[:2], ss), "style image" if len(style_rgbs) == 1 else
-                    f"style image {k + 1}", active_style) for k, s in enumerate(style_rgbs)]
-        for hw, what, layers in checks:
+        for rgb, what, layers, long_side in sources:
+            hw = long_side_shape(*rgb.shape[:2], long_side(size))
             if layers and min(hw) < min_input_size(layers):
                 deepest = max(layers, key=LAYER_NAMES.index)
                 where = f" at the {size} px scale" if len(sizes) > 1 else " after resizing"

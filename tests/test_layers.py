@@ -144,6 +144,7 @@ def test_pooling_too_small_is_a_clear_error():
 
 
 def test_gradcheck_suite_covers_every_layer_the_network_and_the_losses():
+    """Every backward is finite-difference checked here, incl. the suite's chain_forward/chain_backward."""
     names = " ".join(c.layer for c in suite_cases(0))
     for part in ("conv2d[naive]", "conv2d[im2col]", "conv2d[winograd]", "relu", "avg_pool2d", "max_pool2d",
                  "conv-relu-pool-conv-relu", "VGG19 pooling=avg", "VGG19 pooling=max", "content loss",
