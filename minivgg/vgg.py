@@ -25,6 +25,7 @@ from .errors import UsageError
 from .layers import (avg_pool2d_backward, avg_pool2d_forward, conv2d_backward, conv2d_forward,
                      max_pool2d_backward, max_pool2d_forward, relu_backward, relu_forward)
 from .layers.conv import DEFAULT_ALGO, available_algos
+from .memory import keep_freed_memory
 # BLOCK_SIZES is unused here but re-exported: minivgg.vgg is where a reader looks for the network's shape.
 from .weights import BLOCK_SIZES, LAYER_NAMES  # noqa: F401
 POOLINGS = {"avg": (avg_pool2d_forward, avg_pool2d_backward),
@@ -59,6 +60,8 @@ class VGG19:
                              f"{', '.join(available_algos() + ('naive',))}")
         self.backend = get_backend(device, dtype)
         self.xp = self.backend.xp
+        if self.backend.device == "cpu":
+            keep_freed_memory()      # ~10 % of a step otherwise goes to page faults (see minivgg.memory)
         self.dtype = self.backend.dtype
         self.pooling = pooling
         self.conv_algo = conv_algo or DEFAULT_ALGO
@@ -116,7 +119,7 @@ class VGG19:
             h, cache = conv2d_forward(h, W, b, pad=1, algo=self.conv_algo, wcache=self._conv_wcache[name])
             # Keep only what dx needs: the fast paths drop the input x (it serves dW alone).
             tape.append(("conv", name, cache if self.conv_algo == "naive" else (None,) + cache[1:]))
-            h, cache = relu_forward(h)
+            h, cache = relu_forward(h, inplace=True)      # h is the conv's fresh output: ours to overwrite
             tape.append(("relu", name, cache))
             if name in wanted:
                 taps[name] = h
@@ -136,12 +139,14 @@ class VGG19:
         g = None
         for kind, name, cache in reversed(self._tape):
             if kind == "relu":
+                # ``g`` may be overwritten in place unless it is the caller's own tap gradient.
+                owned = g is not None
                 if name in grads_by_tap:
                     tap_grad = self.backend.asarray(grads_by_tap[name])
                     g = tap_grad if g is None else g + tap_grad
                 if g is None:        # nothing flows yet: below the deepest tap with a gradient
                     continue
-                g = relu_backward(g, cache)
+                g = relu_backward(g, cache, inplace=owned)
             elif g is None:
                 continue
             elif kind == "conv":

@@ -28,3 +28,20 @@ def test_gpu_without_cupy_is_one_clear_line(monkeypatch):
         get_backend("gpu")
     msg = str(info.value)
     assert "CuPy" in msg and "\n" not in msg
+
+
+def test_keep_freed_memory_can_be_switched_off():
+    """On by default where glibc exists; MINIVGG_KEEP_FREED_MEMORY=0 leaves malloc alone."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from minivgg.memory import keep_freed_memory as k; print(k(), k())"
+    env = dict(os.environ, MINIVGG_KEEP_FREED_MEMORY="0")
+    off = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert off.stdout.split() == ["False", "False"]
+    env["MINIVGG_KEEP_FREED_MEMORY"] = "1"
+    on = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    import platform
+    expect = "True" if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc" else "False"
+    assert on.stdout.split() == [expect, expect]

@@ -124,6 +124,25 @@ def test_pooling_odd_sizes_drop_the_last_row_and_column():
     np.testing.assert_allclose(max_pool2d_forward(x)[0][0, 0, 0], 8)
 
 
+@pytest.mark.parametrize("shape", [(3, 8, 8), (2, 5, 7), (1, 2, 3)])
+def test_avg_pool_equals_the_window_mean_and_spreads_quarters_back(shape):
+    """The fast pairwise-add forward and repeat backward against the plain definitions."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape).astype(np.float32)
+    C, H, W = shape
+    H2, W2 = H // 2, W // 2
+    want = x[:, :2 * H2, :2 * W2].reshape(C, H2, 2, W2, 2).mean(axis=(2, 4))
+    out, cache = avg_pool2d_forward(x)
+    np.testing.assert_allclose(out, want, rtol=1e-6, atol=1e-6)
+    assert out.dtype == np.float32
+    d = rng.standard_normal(out.shape).astype(np.float32)
+    dx = avg_pool2d_backward(d, cache)
+    for y in range(H):
+        for xx in range(W):
+            inside = y < 2 * H2 and xx < 2 * W2
+            assert dx[0, y, xx] == (d[0, y // 2, xx // 2] / 4 if inside else 0)
+
+
 def test_max_pool_ties_go_to_the_first_maximum():
     x = np.ones((1, 2, 2))
     out, cache = max_pool2d_forward(x)

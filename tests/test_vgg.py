@@ -49,6 +49,22 @@ def test_backward_of_several_taps_is_the_sum_of_single_backwards(params, pooling
     np.testing.assert_allclose(together, apart, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_forward_and_backward_leave_the_callers_arrays_alone(params, dtype):
+    """The network works in place on its own intermediates only: not on x, not on the tap gradients."""
+    net = VGG19(params, dtype=dtype)
+    rng = np.random.default_rng(4)
+    x = (30 * rng.standard_normal((3, 16, 16))).astype(dtype)
+    x0 = x.copy()
+    taps = ("conv1_1", "conv2_1", "conv3_1")
+    R = {k: rng.standard_normal(v.shape).astype(dtype) for k, v in net.forward(x, taps).items()}
+    R0 = {k: v.copy() for k, v in R.items()}
+    net.backward(R)
+    np.testing.assert_array_equal(x, x0)
+    for k in taps:
+        np.testing.assert_array_equal(R[k], R0[k])
+
+
 @pytest.mark.parametrize("pooling", ["avg", "max"])
 @pytest.mark.parametrize("algo", ["im2col", "naive"])
 def test_whole_network_gradient_check(params, pooling, algo):

@@ -118,6 +118,15 @@ def _row_chunks(Ho: int, Wo: int):
         yield y0, min(Ho, y0 + rows)
 
 
+def _store(dst, block, b):
+    """dst[...] = block (+ b per output channel), one pass: adding the bias while the block is in
+    cache saves a second sweep over the whole output. dst, block: (O, rows, Wo); b: (O,) or None."""
+    if b is None:
+        dst[...] = block
+    else:
+        get_array_module(dst).add(block, b.reshape(-1, 1, 1), out=dst)
+
+
 def _padded_flat(x, pad: int):
     """``(xflat, Hp, Wp)``: ``x`` (C, H, W) zero-padded by ``pad`` and flattened to (C, (Hp+1)*Wp),
     the padded rows laid end to end, so window offset (i, j) of output row y starts at (y+i)*Wp + j.
@@ -159,9 +168,7 @@ def conv2d_im2col(x, W, b=None, pad: int = 1):
                 cols[:, i, j] = xflat[:, s:s + n]
         res = outstore[:O * n].reshape(O, n)
         xp.matmul(Wmat, cols.reshape(C * k * k, n), out=res)
-        out[:, y0:y1] = res.reshape(O, y1 - y0, Wp)[:, :, :Wo]
-    if b is not None:
-        out += b.reshape(O, 1, 1)
+        _store(out[:, y0:y1], res.reshape(O, y1 - y0, Wp)[:, :, :Wo], b)
     return out
 
 

@@ -28,17 +28,29 @@ def _windows(x):
 
 
 def avg_pool2d_forward(x):
-    """Mean of each 2x2 window. Returns (out: (C, H//2, W//2), cache = x.shape)."""
-    return _windows(x).mean(axis=(2, 4)), x.shape
+    """Mean of each 2x2 window. Returns (out: (C, H//2, W//2), cache = x.shape).
+
+    Same as ``_windows(x).mean(axis=(2, 4))``, but that reduction over two strided axes of a 5-D
+    view is ~8x slower in NumPy than two pairwise adds: first of whole row pairs (long contiguous
+    runs), then of column pairs on the half-size result.
+    """
+    _windows(x)                                   # the size check
+    C, H, W = x.shape
+    rows = x[:, 0:2 * (H // 2):2] + x[:, 1:2 * (H // 2):2]          # (C, H2, W)
+    out = rows[:, :, 0:2 * (W // 2):2] + rows[:, :, 1:2 * (W // 2):2]
+    out *= 0.25
+    return out, x.shape
 
 
 def avg_pool2d_backward(dout, cache):
     """Each input of a window gets a quarter of the window's gradient; leftover odd rows/cols get 0."""
     xp = get_array_module(dout)
-    C, H, W = cache
     H2, W2 = dout.shape[1:]
+    g = xp.repeat(xp.repeat(dout * 0.25, 2, axis=1), 2, axis=2)     # (C, 2*H2, 2*W2)
+    if g.shape == tuple(cache):
+        return g
     dx = xp.zeros(cache, dtype=dout.dtype)
-    dx[:, :2 * H2, :2 * W2].reshape(C, H2, 2, W2, 2)[...] = dout[:, :, None, :, None] * 0.25
+    dx[:, :2 * H2, :2 * W2] = g
     return dx
 
 

@@ -66,6 +66,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_array_module
+from .conv import _store
 
 # F(2x2, 3x3)
 _BT2 = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
@@ -184,7 +185,5 @@ def conv2d_winograd(x, W, b=None, pad: int = 1, U=None, m: int = DEFAULT_M):
         xp.matmul(Mc.reshape(a * a, O * t).T, AKt, out=Yc)
         y0, y1 = i0 * m, min(Ho, (i0 + r) * m)
         blk = Yc.reshape(O, r, nW, m, m).transpose(0, 1, 3, 2, 4).reshape(O, r * m, nW * m)
-        out[:, y0:y1] = blk[:, :y1 - y0, :Wo]
-    if b is not None:
-        out += b.reshape(O, 1, 1)
+        _store(out[:, y0:y1], blk[:, :y1 - y0, :Wo], b)
     return out
