@@ -273,10 +273,10 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     p.add_argument("--algo", nargs="+", default=None, choices=list(available_algos()),
-                   help="conv algorithms for the unit table (default: im2col, winograd and the default, "
-                        f"{DEFAULT_ALGO})")
+                   help="conv algorithms for the unit table (default: im2col, direct, winograd and the "
+                        f"default, {DEFAULT_ALGO})")
     p.add_argument("--layer-algo", nargs="+", default=None, choices=list(available_algos()),
-                   help=f"conv algorithms for the per-layer table (default: im2col and {DEFAULT_ALGO})")
+                   help=f"conv algorithms for the per-layer table (default: direct and {DEFAULT_ALGO})")
     p.add_argument("--repeats", type=int, default=5, help="timed runs per measurement (median)")
     p.add_argument("--no-layers", action="store_true", help="skip the per-layer table")
     p.add_argument("--no-lbfgs", action="store_true", help="skip the L-BFGS step")
@@ -293,8 +293,8 @@ def main(argv=None) -> int:
         print(json.dumps(res))
         return 0
 
-    args.algo = args.algo or list(dict.fromkeys(["im2col", "winograd", DEFAULT_ALGO]))
-    args.layer_algo = args.layer_algo or list(dict.fromkeys(["im2col", DEFAULT_ALGO]))
+    args.algo = args.algo or list(dict.fromkeys(["im2col", "direct", "winograd", DEFAULT_ALGO]))
+    args.layer_algo = args.layer_algo or list(dict.fromkeys(["direct", DEFAULT_ALGO]))
     t_start = time.perf_counter()
     backend = get_backend(args.device, "float32")
     xp = backend.xp

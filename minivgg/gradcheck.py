@@ -207,7 +207,8 @@ def suite_cases(seed: int = 0):
 
     rng = np.random.default_rng(seed)
     shapes = [(3, 7, 5, 4, 3, 1), (2, 6, 6, 3, 3, 1), (2, 5, 4, 2, 3, 0), (3, 4, 5, 2, 1, 0)]
-    cases = [c for algo, sh in [("im2col", shapes), ("naive", shapes[:2])] for s in sh
+    cases = [c for algo, sh in [("im2col", shapes), ("mec", shapes), ("shiftadd", shapes), ("naive", shapes[:2])]
+             for s in sh
              for c in _conv_cases(rng, algo, *s)]
 
     def fwd(f):
@@ -337,7 +338,7 @@ def _winograd_cases(rng, params, taps):
             name = f"conv2d[{algo}] k=3 pad={pad}"
             cases.append(Case(name + " vs naive", "forward", x.shape, fwd_equal))
             cases += [c for c in _conv_cases(rng, algo, C, H, W_, O, 3, pad) if c.what == "dx"]
-    for algo in ("winograd", "im2col"):
+    for algo in ("winograd", "im2col", "mec"):
         net = VGG19(params, pooling="avg", dtype="float64", conv_algo=algo)
         x = 40.0 * rng.standard_normal((3, 16, 16))
         R = {k: rng.standard_normal(v.shape) for k, v in net.forward(x, taps).items()}

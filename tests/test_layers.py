@@ -19,13 +19,14 @@ def _conv_inputs(rng, C, H, W, O, dtype, k=3):
             rng.standard_normal(O).astype(dtype))
 
 
+@pytest.mark.parametrize("algo", ["im2col", "mec", "direct"])
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("seed", [0, 1])
-def test_fast_conv_equals_naive_float32(shape, seed):
+def test_fast_conv_equals_naive_float32(shape, seed, algo):
     rng = np.random.default_rng(seed)
     x, W, b = _conv_inputs(rng, *shape, np.float32)
     ref, ref_cache = conv2d_naive_forward(x, W, b)
-    out, cache = conv2d_forward(x, W, b, algo="im2col")
+    out, cache = conv2d_forward(x, W, b, algo=algo)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
     d = rng.standard_normal(out.shape).astype(np.float32)
@@ -34,7 +35,7 @@ def test_fast_conv_equals_naive_float32(shape, seed):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("algo", ["naive", "im2col"])
+@pytest.mark.parametrize("algo", ["naive", "im2col", "mec"])
 @pytest.mark.parametrize("k,pad", [(3, 1), (3, 0), (1, 0)])
 def test_conv_matches_scipy_correlate(algo, k, pad):
     rng = np.random.default_rng(3)
@@ -45,15 +46,16 @@ def test_conv_matches_scipy_correlate(algo, k, pad):
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
 
 
-def test_im2col_chunking_does_not_change_the_result(monkeypatch):
+@pytest.mark.parametrize("algo,knob", [("im2col", "IM2COL_CHUNK"), ("mec", "MEC_CHUNK")])
+def test_chunking_does_not_change_the_result(monkeypatch, algo, knob):
     rng = np.random.default_rng(4)
     x, W, b = _conv_inputs(rng, 3, 11, 9, 5, np.float64)
-    whole, _ = conv2d_forward(x, W, b)
-    monkeypatch.setattr(conv_module, "IM2COL_CHUNK", 9 * 2)      # 2 rows a chunk, last chunk short
-    np.testing.assert_allclose(conv2d_forward(x, W, b)[0], whole, rtol=1e-13)
+    whole, _ = conv2d_forward(x, W, b, algo=algo)
+    monkeypatch.setattr(conv_module, knob, 11 * 2)      # 2 padded rows a chunk, last chunk short
+    np.testing.assert_allclose(conv2d_forward(x, W, b, algo=algo)[0], whole, rtol=1e-13)
     d = rng.standard_normal(whole.shape)
-    monkeypatch.setattr(conv_module, "IM2COL_CHUNK", 9 * 3)
-    dx, dW, db = conv2d_backward(d, conv2d_forward(x, W, b)[1], weight_grads=True)
+    monkeypatch.setattr(conv_module, knob, 11 * 3)
+    dx, dW, db = conv2d_backward(d, conv2d_forward(x, W, b, algo=algo)[1], weight_grads=True)
     for got, want in zip((dx, dW, db), conv2d_naive_backward(d, (x, W, b, 1))):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 

@@ -66,7 +66,7 @@ def test_forward_and_backward_leave_the_callers_arrays_alone(params, dtype):
 
 
 @pytest.mark.parametrize("pooling", ["avg", "max"])
-@pytest.mark.parametrize("algo", ["im2col", "naive"])
+@pytest.mark.parametrize("algo", ["im2col", "mec", "naive"])
 def test_whole_network_gradient_check(params, pooling, algo):
     net = VGG19(params, pooling=pooling, dtype="float64", conv_algo=algo)
     rng = np.random.default_rng(2)

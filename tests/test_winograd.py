@@ -26,7 +26,7 @@ def _inputs(rng, C, H, W, O, dtype=np.float64):
 
 
 def test_algorithms_are_selectable():
-    assert {"naive", "im2col", "shiftadd", "winograd", "winograd2", "auto"} <= set(available_algos())
+    assert {"naive", "im2col", "mec", "shiftadd", "direct", "winograd", "winograd2", "auto"} <= set(available_algos())
     assert conv_module.DEFAULT_ALGO in available_algos()
 
 
@@ -79,8 +79,9 @@ def test_auto_picks_winograd_where_it_pays():
 
     assert choose_algo(3, 64) == "im2col"                                # VGG conv1_1
     assert choose_algo(64, 3) == "shiftadd"                              # and its dx
-    assert choose_algo(64, 64) == choose_algo(512, 512) == "winograd"
-    assert choose_algo(64, 64, k=1, pad=0) == "im2col"
+    assert choose_algo(64, 64) == choose_algo(128, 64) == "mec"           # conv1_2, conv2_1's dx
+    assert choose_algo(128, 128) == choose_algo(512, 512) == "winograd"
+    assert choose_algo(512, 512, k=1, pad=0) == "mec"
     rng = np.random.default_rng(9)
     C = WINOGRAD_MIN_CHANNELS
     x, Wt, b = _inputs(rng, C, 9, 7, C)
@@ -165,7 +166,7 @@ def _arrays(obj):
             yield from _arrays(o)
 
 
-@pytest.mark.parametrize("algo", ["im2col", "shiftadd", "winograd", "winograd2", "auto"])
+@pytest.mark.parametrize("algo", ["im2col", "mec", "shiftadd", "direct", "winograd", "winograd2", "auto"])
 def test_float32_step_never_makes_float64(algo):
     """A whole float32 forward + backward: every tap, every array on the tape, the gradient."""
     params = {k: (w.astype(np.float32), b.astype(np.float32)) for k, (w, b) in tiny_params().items()}

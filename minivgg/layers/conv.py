@@ -47,7 +47,7 @@ from ..backend import get_array_module
 # when other processes hold the cores each barrier can cost a scheduler time slice.
 IM2COL_CHUNK = 8192
 
-ALGOS = ("naive", "im2col", "shiftadd")
+ALGOS = ("naive", "im2col", "mec", "shiftadd", "direct")
 
 
 def _out_size(n: int, k: int, pad: int) -> int:
@@ -112,8 +112,13 @@ def _im2col_rows(xpad, k: int, y0: int, y1: int, Wo: int, buf):
     return buf
 
 
-def _row_chunks(Ho: int, Wo: int):
-    rows = max(1, min(Ho, IM2COL_CHUNK // max(Wo, 1)))
+def _rows_per_chunk(Ho: int, width: int, pixels: int) -> int:
+    """How many output rows of ``width`` pixels make a chunk of about ``pixels`` (at least 1)."""
+    return max(1, min(Ho, pixels // max(width, 1)))
+
+
+def _row_chunks(Ho: int, rows: int):
+    """(y0, y1) for chunks of ``rows`` output rows, the last one possibly shorter."""
     for y0 in range(0, Ho, rows):
         yield y0, min(Ho, y0 + rows)
 
@@ -156,10 +161,10 @@ def conv2d_im2col(x, W, b=None, pad: int = 1):
     xflat, _, Wp = _padded_flat(x, pad)
     Wmat = W.reshape(O, C * k * k)
     out = xp.empty((O, Ho, Wo), dtype=x.dtype)
-    rows = max(1, min(Ho, IM2COL_CHUNK // Wp))
+    rows = _rows_per_chunk(Ho, Wp, IM2COL_CHUNK)
     colstore = xp.empty(C * k * k * rows * Wp, dtype=x.dtype)
     outstore = xp.empty(O * rows * Wp, dtype=x.dtype)
-    for y0, y1 in _row_chunks(Ho, Wp):
+    for y0, y1 in _row_chunks(Ho, rows):
         n = (y1 - y0) * Wp
         cols = colstore[:C * k * k * n].reshape(C, k, k, n)
         for i in range(k):
@@ -168,6 +173,53 @@ def conv2d_im2col(x, W, b=None, pad: int = 1):
                 cols[:, i, j] = xflat[:, s:s + n]
         res = outstore[:O * n].reshape(O, n)
         xp.matmul(Wmat, cols.reshape(C * k * k, n), out=res)
+        _store(out[:, y0:y1], res.reshape(O, y1 - y0, Wp)[:, :, :Wo], b)
+    return out
+
+
+# Output pixels per MEC chunk: its buffer is C*k*(rows+k-1)*Wp floats (2.4 MB at C = 64), small
+# enough to stay in cache between being written and being read by the k GEMMs.
+MEC_CHUNK = 4096
+
+
+def conv2d_mec(x, W, b=None, pad: int = 1):
+    """im2col lowered along one axis only (MEC, Cho & Brand 2017, "MEC: Memory-efficient Convolution
+    for Deep Neural Network"). Same contract as ``conv2d_im2col``.
+
+    im2col copies the input k*k times. But the column block of tap (i, j) is that of tap (0, j)
+    moved down i rows, and in the flattened padded layout "down i rows" is "i*Wp further along".
+    So copy only the k column shifts j, as ``B (C*k, n + (k-1)*Wp)`` with rows ordered (c, j);
+    then kernel row i is one GEMM on a window of B, with no copy:
+
+        out (O, n) = sum_i W[:, :, i, :] (O, C*k) @ B[:, i*Wp : i*Wp + n]
+
+    k times less copying than im2col (the copies, not the multiplies, are what hold im2col back
+    with few channels: conv1_2, conv2_x), for k GEMMs with K = C*k instead of one with K = C*k*k.
+    """
+    xp = get_array_module(x)
+    O, C, k, _ = W.shape
+    _, H, Wd = x.shape
+    Ho, Wo = _out_size(H, k, pad), _out_size(Wd, k, pad)
+    xflat, _, Wp = _padded_flat(x, pad)
+    Wrows = [xp.ascontiguousarray(W[:, :, i, :]).reshape(O, C * k) for i in range(k)]
+    out = xp.empty((O, Ho, Wo), dtype=x.dtype)
+    rows = _rows_per_chunk(Ho, Wp, MEC_CHUNK)
+    bstore = xp.empty(C * k * (rows + k - 1) * Wp, dtype=x.dtype)
+    acc = xp.empty(O * rows * Wp, dtype=x.dtype)
+    part = xp.empty(O * rows * Wp, dtype=x.dtype)
+    for y0, y1 in _row_chunks(Ho, rows):
+        n = (y1 - y0) * Wp
+        L = n + (k - 1) * Wp                       # rows y0 .. y1 + k - 2 of the padded input
+        B = bstore[:C * k * L].reshape(C, k, L)
+        for j in range(k):
+            s = y0 * Wp + j
+            B[:, j] = xflat[:, s:s + L]
+        B = B.reshape(C * k, L)
+        res, tmp = acc[:O * n].reshape(O, n), part[:O * n].reshape(O, n)
+        xp.matmul(Wrows[0], B[:, :n], out=res)
+        for i in range(1, k):
+            xp.matmul(Wrows[i], B[:, i * Wp:i * Wp + n], out=tmp)
+            res += tmp
         _store(out[:, y0:y1], res.reshape(O, y1 - y0, Wp)[:, :, :Wo], b)
     return out
 
@@ -210,10 +262,10 @@ def _weight_grads_im2col(dout, x, k: int, pad: int):
     C = x.shape[0]
     xpad = xp.pad(x, ((0, 0), (pad, pad), (pad, pad))) if pad else x
     dWmat = xp.zeros((O, C * k * k), dtype=x.dtype)
-    rows = max(1, min(Ho, IM2COL_CHUNK // max(Wo, 1)))
+    rows = _rows_per_chunk(Ho, Wo, IM2COL_CHUNK)
     buf = xp.empty((C, k, k, rows, Wo), dtype=x.dtype)
     dflat = dout.reshape(O, Ho * Wo)
-    for y0, y1 in _row_chunks(Ho, Wo):
+    for y0, y1 in _row_chunks(Ho, rows):
         cols = _im2col_rows(xpad, k, y0, y1, Wo, buf[:, :, :, :y1 - y0])
         dWmat += dflat[:, y0 * Wo:y1 * Wo] @ cols.reshape(C * k * k, -1).T
     return dWmat.reshape(O, C, k, k), dout.sum(axis=(1, 2))
@@ -232,8 +284,12 @@ def flip_weights(W):
 def _conv_fn(algo: str):
     if algo == "im2col":
         return conv2d_im2col
+    if algo == "mec":
+        return conv2d_mec
     if algo == "shiftadd":
         return conv2d_shiftadd
+    if algo == "direct":
+        return lambda x, W, b=None, pad=1: _run("direct", x, W, b, pad, None, "fwd")
     if algo in ("winograd", "winograd2"):
         from .winograd import conv2d_winograd
 
@@ -254,23 +310,38 @@ def available_algos():
     return ALGOS + ("winograd", "winograd2", "auto")
 
 
-# auto = per layer, Winograd F(4x4, 3x3) where it pays, shiftadd or im2col where it does not:
+# auto = per layer, Winograd F(4x4, 3x3) where it pays, a direct algorithm where it does not:
 # the fastest here (see bench/bench_vgg.py).
 DEFAULT_ALGO = "auto"
 
-# Below this many input or output channels the Winograd transforms cost more than the multiplies
-# they save: ``auto`` uses im2col for few inputs (VGG's conv1_1, C = 3) and shiftadd for few
-# outputs (its dx, 64 -> 3 channels).
-WINOGRAD_MIN_CHANNELS = 16
+# Fewer channels than this on one side make im2col's and MEC's GEMMs too thin: the direct
+# choice is im2col for few inputs (VGG's conv1_1, C = 3) and shiftadd for few outputs (its dx,
+# 64 -> 3 channels).
+FEW_CHANNELS = 16
+
+# Winograd's tile transforms cost per channel what its products save per channel *pair*, so it
+# pays only with many channels on both sides. Measured on the 2-core machine (bench/bench_vgg.py,
+# 2026-11-29): MEC wins at 64 -> 64 (146 vs 176 ms at 512 px) and 64 <-> 128; Winograd wins from
+# 128 -> 128 (106 vs 134 ms at 256 px) up.
+WINOGRAD_MIN_CHANNELS = 128
+
+
+def choose_direct(C: int, O: int) -> str:
+    """What ``direct`` runs for a C -> O channel convolution: the fastest algorithm that does the
+    direct method's multiplies (no Winograd), i.e. im2col with few inputs, shiftadd with few outputs,
+    else MEC."""
+    if O < FEW_CHANNELS <= C:
+        return "shiftadd"
+    if C < FEW_CHANNELS:
+        return "im2col"
+    return "mec"
 
 
 def choose_algo(C: int, O: int, k: int = 3, pad: int = 1) -> str:
     """What ``auto`` runs for a C -> O channel k x k convolution."""
     if k == 3 and 0 <= pad <= 2 and min(C, O) >= WINOGRAD_MIN_CHANNELS:
         return "winograd"
-    if O < WINOGRAD_MIN_CHANNELS <= C:
-        return "shiftadd"
-    return "im2col"
+    return choose_direct(C, O)
 
 
 def _winograd_ok(W, pad: int) -> bool:
@@ -281,6 +352,8 @@ def _run(algo: str, x, W, b, pad: int, wcache, key: str):
     """Run the fast algorithm; ``wcache`` (a dict or None) keeps per-weight precomputations under ``key``."""
     if algo == "auto":
         algo = choose_algo(W.shape[1], W.shape[0], W.shape[2], pad)
+    elif algo == "direct":
+        algo = choose_direct(W.shape[1], W.shape[0])
     if algo in ("winograd", "winograd2") and _winograd_ok(W, pad):
         from .winograd import conv2d_winograd, transform_weights
 
@@ -294,6 +367,8 @@ def _run(algo: str, x, W, b, pad: int, wcache, key: str):
         return conv2d_winograd(x, W, b, pad, U=U, m=m)
     if algo == "shiftadd":
         return conv2d_shiftadd(x, W, b, pad)
+    if algo == "mec":
+        return conv2d_mec(x, W, b, pad)
     if algo not in ("im2col", "winograd", "winograd2", "auto"):
         _conv_fn(algo)           # raises the "unknown algorithm" error
     return conv2d_im2col(x, W, b, pad)   # also the fallback for kernels Winograd does not cover
