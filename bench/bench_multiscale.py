@@ -10,21 +10,19 @@
 
 Both are timed from the start (network loaded and warmed up; building the targets of every scale
 is included).
-Reported: the time each needs to reach the target and the ratio (the issue's goal: >= 3x less).
+Reported: the time each needs to reach the target and the ratio (the issue's goal: >= 3x less),
+and the same for the baseline's loss after a quarter and half of its iterations.
 Losses are only compared at the final size (a loss at another size is a different number).
 
-CPU cost: one L-BFGS iteration at 512x384 px takes roughly 10-20 s on 2 busy cores, so the full
-512 px comparison takes about an hour there; ``--size`` (and the other flags) make smaller runs
-that fit in minutes. The sizes used are printed with the results.
+CPU cost (idle 2-core machine, 2026-11-29): one L-BFGS iteration at 512 x 384 px takes ~1.7 s, so
+``--size 512 --levels 3 --iterations 100 --coarse-iterations 50,25`` takes about 7 minutes.
 
-Measured (2 shared cores, load average 5-7 from other jobs, so the times are noisy; real weights,
-Tübingen x Starry Night, noise init, L-BFGS): ``--size 128 --levels 2 --iterations 80`` -- baseline 80
-iterations at 128 px, 394 s, final loss 6.73e9; multi-scale 80 iterations at 64 px (194 s) then 35 at
-128 px to reach that loss, 364 s in all: **1.08x**. At these tiny sizes an iteration at 64 px is not
-4x cheaper than one at 128 px (fixed per-call overheads dominate) and the halving schedule spends
-as many iterations at the coarse size as the baseline does at full size, so the issue's 3x goal is
-*not* shown here; the 512 px comparison (``--size 512 --levels 3``, about an hour on 2 cores) and
-fewer coarse iterations (``--coarse-iterations``) are what remain to measure.
+Measured with that command (real weights, Tübingen x Starry Night, noise init): baseline 100
+iterations at 512 px in 172 s to a loss of 3.014e10; multi-scale 50 iterations at 128 px and 25 at
+256 px (27 s), then all 100 iterations at 512 px, ending at 3.032e10: the target was **not**
+reached, so there is no speed-up, let alone the issue's 3x. The same holds at 256 px (128 -> 256)
+for every target from 25 to 200 baseline iterations (0.5x to 0.96x). Why: see
+:mod:`minivgg.multiscale` -- the upsampled start is poor for conv4_1's style statistics.
 """
 
 from __future__ import annotations
@@ -111,7 +109,18 @@ def main(argv=None):
     coarse_t = max((r[0] for r in ms if r[1] != sizes[-1]), default=0.0)
     print(f"  coarse sizes took {coarse_t:.1f} s; final size: {len(final)} iterations, loss {final[-1][2]:.4e}"
           if final else "  no final-size iteration", flush=True)
-    result = {"sizes": list(sizes), "baseline_iterations": args.iterations, "target_loss": target,
+    # The same comparison for the baseline's loss part-way, too: is multi-scale ahead early on?
+    checkpoints = []
+    for frac in (0.25, 0.5, 1.0):
+        t_b, _, loss = base[max(1, round(frac * len(base))) - 1]
+        hit = next((r for r in final if r[2] <= loss), None)
+        checkpoints.append({"baseline_iteration": max(1, round(frac * len(base))), "loss": loss,
+                            "baseline_seconds": round(t_b, 2),
+                            "multiscale_seconds": round(hit[0], 2) if hit else None,
+                            "speedup": round(t_b / hit[0], 2) if hit else None})
+        print(f"  loss of baseline iteration {checkpoints[-1]['baseline_iteration']:4d} ({loss:.4e}): baseline "
+              f"{t_b:.1f} s, multi-scale " + (f"{hit[0]:.1f} s ({t_b / hit[0]:.2f}x)" if hit else "never"), flush=True)
+    result = {"sizes": list(sizes), "checkpoints": checkpoints, "baseline_iterations": args.iterations, "target_loss": target,
               "baseline_seconds": round(t_base, 2), "multiscale_seconds": round(t_ms, 2),
               "multiscale_schedule": sched, "multiscale_final_iterations": len(final),
               "multiscale_reached_target": bool(reached),

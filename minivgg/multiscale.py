@@ -1,11 +1,16 @@
 """Multi-scale (coarse-to-fine) style transfer: the sizes, the iteration schedule and the upsampling.
 
 Optimising a 512 px image from white noise is slow: every L-BFGS iteration costs a forward and a
-backward pass through VGG19 at full size, and most of the early iterations only lay out the
-coarse structure (where the sky is, the large strokes), which a 128 px image shows just as well
-at a sixteenth of the cost. Coarse-to-fine therefore runs the *same objective* at a sequence of
-sizes, smallest first, and starts each size from the previous result, upsampled; the large sizes
-then only have to add fine detail, and need far fewer iterations.
+backward pass through VGG19 at full size, and the early iterations lay out the coarse structure
+(where the sky is, the large strokes), which a 128 px image shows at a sixteenth of the cost.
+Coarse-to-fine therefore runs the *same objective* at a sequence of sizes, smallest first, and
+starts each size from the previous result, upsampled.
+
+What it does not do, measured (``bench/bench_multiscale.py``, README): reach a given loss at the
+final size sooner. The upsampled start is good for the shallow style layers but poor for conv4_1
+-- VGG is not scale-invariant, so texture matching the style's conv4_1 statistics at 128 px is
+twice too large for them at 256 px -- and the final size needs about as many iterations as it
+would from noise.
 
 Sizes are long sides in pixels (the other side follows the content's aspect ratio, as ``--size``):
 

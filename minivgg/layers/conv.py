@@ -21,9 +21,13 @@ These implementations compute the same thing:
 * ``winograd`` (:mod:`minivgg.layers.winograd`): Winograd F(4x4, 3x3), 4x fewer multiplications
   for 3x3 kernels (``winograd2``: F(2x2, 3x3), 2.25x fewer, more accurate in float32). Other
   kernel sizes fall back to im2col.
+* ``mec``: im2col lowered along one axis only (k copies instead of k*k), then k GEMMs on
+  overlapping windows of the copy. The fastest direct method here for 16..128 channels.
 * ``shiftadd``: one GEMM for all k*k taps at once, then k*k shifted adds; for few output channels.
-* ``auto`` (the default): per layer, Winograd F(4x4, 3x3) where it pays, shiftadd for few output
-  channels, im2col for few input channels (see :func:`choose_algo`).
+* ``direct``: per layer, the fastest of those that do the direct method's multiplies
+  (see :func:`choose_direct`).
+* ``auto`` (the default): per layer, Winograd F(4x4, 3x3) where it pays (>= 128 channels on both
+  sides), else as ``direct`` (see :func:`choose_algo`).
 
 The backward pass w.r.t. the input is itself a convolution: each ``x[c, y, x]`` touched
 ``out[o, y - i + pad, x - j + pad]`` through ``W[o, c, i, j]``, so
