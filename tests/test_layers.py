@@ -145,6 +145,24 @@ def test_avg_pool_equals_the_window_mean_and_spreads_quarters_back(shape):
             assert dx[0, y, xx] == (d[0, y // 2, xx // 2] / 4 if inside else 0)
 
 
+@pytest.mark.parametrize("shape", [(2, 6, 8), (3, 5, 7)])
+def test_max_pool_equals_a_loop_over_windows_with_many_ties(shape):
+    rng = np.random.default_rng(6)
+    x = rng.integers(0, 3, shape).astype(np.float32)          # values 0, 1, 2: ties everywhere
+    out, cache = max_pool2d_forward(x)
+    d = rng.standard_normal(out.shape).astype(np.float32)
+    dx = max_pool2d_backward(d, cache)
+    want_dx = np.zeros_like(x)
+    for c in range(shape[0]):
+        for i in range(shape[1] // 2):
+            for j in range(shape[2] // 2):
+                win = x[c, 2 * i:2 * i + 2, 2 * j:2 * j + 2].ravel()
+                assert out[c, i, j] == win.max()
+                k = int(np.argmax(win))                          # the first maximum, row-major
+                want_dx[c, 2 * i + k // 2, 2 * j + k % 2] = d[c, i, j]
+    np.testing.assert_array_equal(dx, want_dx)
+
+
 def test_max_pool_ties_go_to_the_first_maximum():
     x = np.ones((1, 2, 2))
     out, cache = max_pool2d_forward(x)

