@@ -82,11 +82,15 @@ def test_auto_picks_winograd_where_it_pays():
     assert choose_algo(64, 64) == choose_algo(128, 64) == "mec"           # conv1_2, conv2_1's dx
     assert choose_algo(128, 128) == choose_algo(512, 512) == "winograd"
     assert choose_algo(512, 512, k=1, pad=0) == "mec"
+    assert choose_algo(512, 512, pixels=8 * 8) == "mec"                   # conv5 of a 128 px image
+    assert choose_algo(512, 512, pixels=16 * 16) == "winograd"
     rng = np.random.default_rng(9)
     C = WINOGRAD_MIN_CHANNELS
-    x, Wt, b = _inputs(rng, C, 9, 7, C)
+    x, Wt, b = _inputs(rng, C, 16, 16, C)
     want = conv2d_naive_forward(x, Wt, b, 1)[0]
-    out, cache = conv2d_forward(x, Wt, b, 1, "auto", wcache={})
+    wcache = {}
+    out, cache = conv2d_forward(x, Wt, b, 1, "auto", wcache=wcache)
+    assert ("fwd", "winograd") in wcache                                 # it did run Winograd
     np.testing.assert_allclose(out, want, rtol=0, atol=1e-10 * np.abs(want).max())
     d = rng.standard_normal(out.shape)
     np.testing.assert_allclose(conv2d_backward(d, cache)[0], conv2d_naive_backward(d, (x, Wt, b, 1))[0],

@@ -27,7 +27,7 @@ These implementations compute the same thing:
 * ``direct``: per layer, the fastest of those that do the direct method's multiplies
   (see :func:`choose_direct`).
 * ``auto`` (the default): per layer, Winograd F(4x4, 3x3) where it pays (>= 128 channels on both
-  sides), else as ``direct`` (see :func:`choose_algo`).
+  sides, >= 16 x 16 pixels), else as ``direct`` (see :func:`choose_algo`).
 
 The backward pass w.r.t. the input is itself a convolution: each ``x[c, y, x]`` touched
 ``out[o, y - i + pad, x - j + pad]`` through ``W[o, c, i, j]``, so
@@ -186,7 +186,14 @@ def conv2d_im2col(x, W, b=None, pad: int = 1):
 MEC_CHUNK = 4096
 
 
-def conv2d_mec(x, W, b=None, pad: int = 1):
+def mec_weights(W):
+    """W (O, C, k, k) -> (k, O, C*k): kernel row i as the matrix of MEC's i-th GEMM, columns (c, j)."""
+    xp = get_array_module(W)
+    O, C, k, _ = W.shape
+    return xp.ascontiguousarray(W.transpose(2, 0, 1, 3)).reshape(k, O, C * k)
+
+
+def conv2d_mec(x, W, b=None, pad: int = 1, Wrows=None):
     """im2col lowered along one axis only (MEC, Cho & Brand 2017, "MEC: Memory-efficient Convolution
     for Deep Neural Network"). Same contract as ``conv2d_im2col``.
 
@@ -199,13 +206,15 @@ def conv2d_mec(x, W, b=None, pad: int = 1):
 
     k times less copying than im2col (the copies, not the multiplies, are what hold im2col back
     with few channels: conv1_2, conv2_x), for k GEMMs with K = C*k instead of one with K = C*k*k.
+    Wrows: ``mec_weights(W)`` if the caller has it (the rearranged weights, else made every call).
     """
     xp = get_array_module(x)
     O, C, k, _ = W.shape
     _, H, Wd = x.shape
     Ho, Wo = _out_size(H, k, pad), _out_size(Wd, k, pad)
     xflat, _, Wp = _padded_flat(x, pad)
-    Wrows = [xp.ascontiguousarray(W[:, :, i, :]).reshape(O, C * k) for i in range(k)]
+    if Wrows is None:
+        Wrows = mec_weights(W)
     out = xp.empty((O, Ho, Wo), dtype=x.dtype)
     rows = _rows_per_chunk(Ho, Wp, MEC_CHUNK)
     bstore = xp.empty(C * k * (rows + k - 1) * Wp, dtype=x.dtype)
@@ -228,7 +237,14 @@ def conv2d_mec(x, W, b=None, pad: int = 1):
     return out
 
 
-def conv2d_shiftadd(x, W, b=None, pad: int = 1):
+def shiftadd_weights(W):
+    """W (O, C, k, k) -> (k*k*O, C): every tap's (O, C) matrix stacked, tap-major, for one GEMM."""
+    xp = get_array_module(W)
+    O, C, k, _ = W.shape
+    return xp.ascontiguousarray(W.transpose(2, 3, 0, 1)).reshape(k * k * O, C)
+
+
+def conv2d_shiftadd(x, W, b=None, pad: int = 1, Wtaps=None):
     """Convolution as ONE GEMM over all k*k taps, then k*k shifted adds. Same contract as im2col.
 
     ``Z = W_taps (k*k*O, C) @ xflat (C, (Hp+1)*Wp)`` gives every tap's contribution at every pixel;
@@ -239,13 +255,15 @@ def conv2d_shiftadd(x, W, b=None, pad: int = 1):
     Z is k*k times the output, so this is for few output channels: VGG's last backward step,
     dx of conv1_1 (64 -> 3 channels), where im2col's GEMM would have only 3 rows (M = 3), a shape
     BLAS runs at a few % of its peak, and threads badly. Here M = 27 and K = 64.
+    Wtaps: ``shiftadd_weights(W)`` if the caller has it.
     """
     xp = get_array_module(x)
     O, C, k, _ = W.shape
     _, H, Wd = x.shape
     Ho, Wo = _out_size(H, k, pad), _out_size(Wd, k, pad)
     xflat, _, Wp = _padded_flat(x, pad)
-    Wtaps = xp.ascontiguousarray(W.transpose(2, 3, 0, 1)).reshape(k * k * O, C)
+    if Wtaps is None:
+        Wtaps = shiftadd_weights(W)
     Z = Wtaps @ xflat
     n = Ho * Wp
     acc = xp.zeros((O, n), dtype=x.dtype)
@@ -329,6 +347,11 @@ FEW_CHANNELS = 16
 # 128 -> 128 (106 vs 134 ms at 256 px) up.
 WINOGRAD_MIN_CHANNELS = 128
 
+# ... and enough pixels: on a tiny map (VGG's conv4/conv5 of a 32-64 px image) the tiles are
+# mostly padding and its 38 BLAS calls per chunk cost more than the multiplies. Measured: at 512
+# channels MEC wins at 8 x 8 (2.5 vs 3.4 ms), Winograd from 16 x 16 (5.3 vs 8.5 ms).
+WINOGRAD_MIN_PIXELS = 16 * 16
+
 
 def choose_direct(C: int, O: int) -> str:
     """What ``direct`` runs for a C -> O channel convolution: the fastest algorithm that does the
@@ -341,9 +364,11 @@ def choose_direct(C: int, O: int) -> str:
     return "mec"
 
 
-def choose_algo(C: int, O: int, k: int = 3, pad: int = 1) -> str:
-    """What ``auto`` runs for a C -> O channel k x k convolution."""
-    if k == 3 and 0 <= pad <= 2 and min(C, O) >= WINOGRAD_MIN_CHANNELS:
+def choose_algo(C: int, O: int, k: int = 3, pad: int = 1, pixels: int | None = None) -> str:
+    """What ``auto`` runs for a C -> O channel k x k convolution of an input of ``pixels`` = H*W
+    (None: a large one)."""
+    big = pixels is None or pixels >= WINOGRAD_MIN_PIXELS
+    if k == 3 and 0 <= pad <= 2 and min(C, O) >= WINOGRAD_MIN_CHANNELS and big:
         return "winograd"
     return choose_direct(C, O)
 
@@ -352,27 +377,33 @@ def _winograd_ok(W, pad: int) -> bool:
     return W.shape[2] == W.shape[3] == 3 and 0 <= pad <= 2
 
 
+def _prepared(wcache, key: str, what, make):
+    """``make()``, the weights rearranged for one algorithm: computed once and kept in ``wcache``
+    under ``(key, what)`` when the caller keeps one (frozen weights), else computed now."""
+    if wcache is None:
+        return make()
+    ck = (key, what)
+    if ck not in wcache:
+        wcache[ck] = make()
+    return wcache[ck]
+
+
 def _run(algo: str, x, W, b, pad: int, wcache, key: str):
     """Run the fast algorithm; ``wcache`` (a dict or None) keeps per-weight precomputations under ``key``."""
     if algo == "auto":
-        algo = choose_algo(W.shape[1], W.shape[0], W.shape[2], pad)
+        algo = choose_algo(W.shape[1], W.shape[0], W.shape[2], pad, x.shape[1] * x.shape[2])
     elif algo == "direct":
         algo = choose_direct(W.shape[1], W.shape[0])
     if algo in ("winograd", "winograd2") and _winograd_ok(W, pad):
         from .winograd import conv2d_winograd, transform_weights
 
         m = 4 if algo == "winograd" else 2
-        U = None
-        if wcache is not None:
-            ck = (key, algo)
-            if ck not in wcache:
-                wcache[ck] = transform_weights(W, m)
-            U = wcache[ck]
+        U = _prepared(wcache, key, algo, lambda: transform_weights(W, m))
         return conv2d_winograd(x, W, b, pad, U=U, m=m)
     if algo == "shiftadd":
-        return conv2d_shiftadd(x, W, b, pad)
+        return conv2d_shiftadd(x, W, b, pad, Wtaps=_prepared(wcache, key, algo, lambda: shiftadd_weights(W)))
     if algo == "mec":
-        return conv2d_mec(x, W, b, pad)
+        return conv2d_mec(x, W, b, pad, Wrows=_prepared(wcache, key, algo, lambda: mec_weights(W)))
     if algo not in ("im2col", "winograd", "winograd2", "auto"):
         _conv_fn(algo)           # raises the "unknown algorithm" error
     return conv2d_im2col(x, W, b, pad)   # also the fallback for kernels Winograd does not cover
@@ -382,8 +413,9 @@ def conv2d_forward(x, W, b, pad: int = 1, algo: str | None = None, wcache: dict 
     """out = conv(x, W) + b. x: (C, H, W); W: (O, C, k, k); b: (O,) -> (out: (O, Ho, Wo), cache).
 
     wcache: optional dict the caller keeps per weight array, for weights that do not change
-    (a frozen network): the flipped kernel and the Winograd-transformed weights are computed once
-    and stored in it instead of on every call. Leave it None when W may change between calls.
+    (a frozen network): the flipped kernel and the weights as each algorithm lays them out
+    (Winograd-transformed, MEC's kernel rows, shiftadd's taps) are computed once and stored in it
+    instead of on every call. Leave it None when W may change between calls.
     """
     algo = algo or DEFAULT_ALGO
     if algo == "naive":
@@ -406,12 +438,7 @@ def conv2d_backward(dout, cache, weight_grads: bool = False):
         return (dx, dW, db) if weight_grads else (dx, None, None)
     if pad > k - 1:
         raise ValueError(f"pad {pad} > k-1 = {k - 1} is not supported by the fast backward")
-    if wcache is not None:
-        if "flipped" not in wcache:
-            wcache["flipped"] = flip_weights(W)
-        Wf = wcache["flipped"]
-    else:
-        Wf = flip_weights(W)
+    Wf = _prepared(wcache, "bwd", "flipped", lambda: flip_weights(W))
     dx = _run(algo, dout, Wf, None, k - 1 - pad, wcache, "bwd")
     if not weight_grads:
         return dx, None, None
