@@ -137,4 +137,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from minivgg.cli import run_main
+
+    sys.exit(run_main(main, prog="bench/bench_multiscale.py"))
