@@ -181,7 +181,7 @@ def conv2d_im2col(x, W, b=None, pad: int = 1):
     return out
 
 
-# Output pixels per MEC chunk: its buffer is C*k*(rows+k-1)*Wp floats (2.4 MB at C = 64), small
+# Output pixels per MEC chunk: its buffer is C*k*(rows+k-1)*Wp floats (3.5 MB at C = 64, 512 px), small
 # enough to stay in cache between being written and being read by the k GEMMs.
 MEC_CHUNK = 4096
 
