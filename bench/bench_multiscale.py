@@ -120,7 +120,8 @@ def main(argv=None):
                             "speedup": round(t_b / hit[0], 2) if hit else None})
         print(f"  loss of baseline iteration {checkpoints[-1]['baseline_iteration']:4d} ({loss:.4e}): baseline "
               f"{t_b:.1f} s, multi-scale " + (f"{hit[0]:.1f} s ({t_b / hit[0]:.2f}x)" if hit else "never"), flush=True)
-    result = {"sizes": list(sizes), "checkpoints": checkpoints, "baseline_iterations": args.iterations, "target_loss": target,
+    result = {"sizes": list(sizes), "checkpoints": checkpoints, "baseline_iterations": args.iterations,
+              "target_loss": target,
               "baseline_seconds": round(t_base, 2), "multiscale_seconds": round(t_ms, 2),
               "multiscale_schedule": sched, "multiscale_final_iterations": len(final),
               "multiscale_reached_target": bool(reached),
