@@ -112,13 +112,14 @@ def main(argv=None):
     # The same comparison for the baseline's loss part-way, too: is multi-scale ahead early on?
     checkpoints = []
     for frac in (0.25, 0.5, 1.0):
-        t_b, _, loss = base[max(1, round(frac * len(base))) - 1]
+        it = max(1, round(frac * len(base)))
+        t_b, _, loss = base[it - 1]
         hit = next((r for r in final if r[2] <= loss), None)
-        checkpoints.append({"baseline_iteration": max(1, round(frac * len(base))), "loss": loss,
+        checkpoints.append({"baseline_iteration": it, "loss": loss,
                             "baseline_seconds": round(t_b, 2),
                             "multiscale_seconds": round(hit[0], 2) if hit else None,
                             "speedup": round(t_b / hit[0], 2) if hit else None})
-        print(f"  loss of baseline iteration {checkpoints[-1]['baseline_iteration']:4d} ({loss:.4e}): baseline "
+        print(f"  loss of baseline iteration {it:4d} ({loss:.4e}): baseline "
               f"{t_b:.1f} s, multi-scale " + (f"{hit[0]:.1f} s ({t_b / hit[0]:.2f}x)" if hit else "never"), flush=True)
     result = {"sizes": list(sizes), "checkpoints": checkpoints, "baseline_iterations": args.iterations,
               "target_loss": target,

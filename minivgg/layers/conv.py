@@ -271,9 +271,8 @@ def conv2d_shiftadd(x, W, b=None, pad: int = 1, Wtaps=None):
         for j in range(k):
             s, q = i * Wp + j, (i * k + j) * O
             acc += Z[q:q + O, s:s + n]
-    out = xp.ascontiguousarray(acc.reshape(O, Ho, Wp)[:, :, :Wo])
-    if b is not None:
-        out += b.reshape(O, 1, 1)
+    out = xp.empty((O, Ho, Wo), dtype=x.dtype)
+    _store(out, acc.reshape(O, Ho, Wp)[:, :, :Wo], b)
     return out
 
 
@@ -310,14 +309,12 @@ def _conv_fn(algo: str):
         return conv2d_mec
     if algo == "shiftadd":
         return conv2d_shiftadd
-    if algo == "direct":
-        return lambda x, W, b=None, pad=1: _run("direct", x, W, b, pad, None, "fwd")
     if algo in ("winograd", "winograd2"):
         from .winograd import conv2d_winograd
 
         return conv2d_winograd
-    if algo == "auto":
-        return lambda x, W, b=None, pad=1: _run("auto", x, W, b, pad, None, "fwd")
+    if algo in ("auto", "direct"):        # chosen per layer by _run
+        return lambda x, W, b=None, pad=1: _run(algo, x, W, b, pad, None, "fwd")
     raise ValueError(f"unknown conv algorithm {algo!r}: choose one of {', '.join(available_algos())}")
 
 
