@@ -69,23 +69,24 @@ def nonnegative_int(text: str) -> int:
     return _int_at_least(text, 0, "an integer >= 0")
 
 
-def nonnegative_float(text: str) -> float:
-    """argparse type: a finite float >= 0."""
+def _float_from(text: str, ok, what: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (value >= 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+    if not (ok(value) and value != float("inf")):         # NaN fails every comparison
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
     return value
+
+
+def nonnegative_float(text: str) -> float:
+    """argparse type: a finite float >= 0."""
+    return _float_from(text, lambda v: v >= 0, "a finite number >= 0")
 
 
 def positive_float(text: str) -> float:
     """argparse type: a finite float > 0."""
-    value = nonnegative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
+    return _float_from(text, lambda v: v > 0, "a finite number > 0")
 
 
 __all__ = ["run_main", "ArgumentParser", "positive_int", "nonnegative_int", "positive_float", "nonnegative_float",

@@ -3,7 +3,8 @@
 
 A mask is a greyscale image, one per style image, that says which region of the *output* receives
 that style: white (1) = this style here, black (0) = not here, grey = partly. Masks need not
-cover the image nor sum to 1; where no mask is on, only the content loss acts.
+cover the image nor sum to 1; where no mask is on, only the content loss acts. A mask that is black
+everywhere is refused (:func:`minivgg.transfer.stylize_images`): its style would act nowhere.
 
 How a mask reaches a layer (:func:`layer_masks`). A VGG19 tap ``convB_C`` sits after ``B - 1``
 2x2 poolings (the 3x3 convolutions are padded and keep the size), so its feature map is the image's

@@ -571,7 +571,7 @@ def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_
     raising StopIteration ends the current scale (the next one, if any, starts from its result).
     """
     from .image import long_side_shape, preprocess, resize_image
-    from .masks import resize_mask
+    from .masks import mask_to_uint8, resize_mask
     from .multiscale import parse_iterations, upsample_init
 
     sizes = tuple(sizes) if sizes is not None else (max(content_rgb.shape[:2]),)
@@ -579,6 +579,11 @@ def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_
     if content_masks is not None and len(content_masks) != len(style_rgbs):
         raise UsageError(f"got {len(content_masks)} content masks for {len(style_rgbs)} style image(s): "
                          "give one per style")
+    for k, m in enumerate(content_masks or ()):
+        if not mask_to_uint8(m, f"content mask {k + 1}").any():
+            # Almost surely a wrong file: the style would act nowhere, yet cost its whole forward pass.
+            raise UsageError(f"content mask {k + 1} is black everywhere, so style {k + 1} would act nowhere: "
+                             "white marks where a style goes")
     work_content, work_styles = working_images(content_rgb, style_rgbs, preserve_color)
     if content_masks is not None or style_scale is not None:
         objective.setdefault("style_target_scale", "positions")

@@ -128,13 +128,18 @@ def test_plot_without_matplotlib_fails_before_the_run(imgs, tiny_weights, tmp_pa
     (["--scale-iterations", "3,2"], 2, "2 counts for 1 scales"),
     (["--iterations", "3,2"], 2, "positive integer"),
     (["--style-scale", "0"], 2, "> 0"),
+    (["--style-scale", "-1"], 2, "> 0"),
+    (["--style-scale", "nan"], 2, "> 0"),
+    (["--content-mask", "BLACK"], 2, "content mask 1 is black everywhere"),
     (["--preserve-color", "rgb"], 2, "invalid choice"),
     (["--content-mask", "MASK", "MASK"], 2, "2 masks for 1 style"),
     (["--content-mask", "NOPE"], 1, "no such file"),
     (["--plot", "loss.jpg"], 2, ".png"),
 ])
 def test_bad_extension_flags(imgs, tiny_weights, tmp_path, capsys, changes, code, message):
-    changes = [imgs["mask"] if c == "MASK" else str(tmp_path / "nope.png") if c == "NOPE" else c for c in changes]
+    Image.fromarray(np.zeros((12, 16), dtype=np.uint8)).save(tmp_path / "black.png")
+    named = {"MASK": imgs["mask"], "NOPE": str(tmp_path / "nope.png"), "BLACK": str(tmp_path / "black.png")}
+    changes = [named.get(c, c) for c in changes]
     argv = args_for(imgs, tiny_weights, *changes)
     if "--levels" in changes and "--scales" not in changes:
         argv = args_for(imgs, tiny_weights, *changes, size="12")
