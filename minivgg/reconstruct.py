@@ -242,15 +242,21 @@ def _write_json(path: str, data: dict) -> None:
         f.write("\n")
 
 
-def _load_image_for(path, size, layers, what):
-    from .image import load_image
+def _load_image_for(path, size, layers, what, device="cpu"):
+    """The picture at ``path`` resized to long side ``size``; UsageError first if it would then be too
+    small for the deepest of ``layers`` or too big for the memory of ``device``."""
+    from .image import load_image, long_side_shape, resize_image
+    from .memory import check_fits
 
-    rgb = load_image(str(path), size=size)
-    if layers and min(rgb.shape[:2]) < min_input_size(layers):
+    rgb = load_image(str(path))
+    hw = long_side_shape(*rgb.shape[:2], size)
+    if layers:
         deepest = max(layers, key=LAYER_NAMES.index)
-        raise UsageError(f"the {what} is {rgb.shape[1]}x{rgb.shape[0]} px after resizing, too small for layer "
-                         f"{deepest}: it needs at least {min_input_size(layers)} px on each side (use a larger --size)")
-    return rgb
+        if min(hw) < min_input_size(layers):
+            raise UsageError(f"the {what} is {hw[1]}x{hw[0]} px after resizing, too small for layer {deepest}: "
+                             f"it needs at least {min_input_size(layers)} px on each side (use a larger --size)")
+        check_fits([(f"the {what}", hw, True)], deepest, device=device)
+    return resize_image(rgb, size=size)
 
 
 def main(argv=None) -> int:
@@ -277,9 +283,10 @@ def _run(args, cells) -> int:
     # --- images (checked before any network work) ---
     images = {}
     if mode in ("content", "grid"):
-        images["content"] = (args.content, _load_image_for(args.content, args.size, deepest_all, "content image"))
+        images["content"] = (args.content, _load_image_for(args.content, args.size, deepest_all, "content image",
+                                                            args.device))
     if mode in ("style", "grid"):
-        images["style"] = (args.style, _load_image_for(args.style, args.size, args.layers, "style image"))
+        images["style"] = (args.style, _load_image_for(args.style, args.size, args.layers, "style image", args.device))
     inputs = [p for p, _ in images.values()] + ([args.weights] if args.weights else [])
     init = getattr(args, "init", "noise")
     if init not in INITS:

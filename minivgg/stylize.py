@@ -198,7 +198,7 @@ def _run(args) -> int:
     styles = [load_image(p) for p in args.style]
     masks = [load_mask(p) for p in args.content_mask] if args.content_mask else None
     check_scale_sizes(content, styles, args.sizes, args.content_layers, args.style_layers, args.content_weight,
-                      args.style_weight, style_scale=args.style_scale)
+                      args.style_weight, style_scale=args.style_scale, device=args.device)
     init = args.init if args.init in INITS else load_image(args.init)
     net = VGG19.load(args.weights, pooling=args.pooling, device=args.device)
 

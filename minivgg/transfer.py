@@ -443,7 +443,7 @@ def stylize(content_path, style_paths, size: int | None = None, iterations=DEFAU
         masks = [load_mask(str(m)) if isinstance(m, (str, bytes)) or hasattr(m, "__fspath__") else m
                  for m in content_masks]
     check_scale_sizes(content, styles, sizes, content_layers, style_layers, content_weight, style_weight,
-                      style_scale=style_scale, style_size=style_size)
+                      style_scale=style_scale, style_size=style_size, device=device, dtype=dtype)
     if net is None:
         net = VGG19.load(weights, pooling=pooling, device=device, dtype=dtype)
 
@@ -523,9 +523,11 @@ def finish_image(x, content_rgb, preserve_color=None) -> np.ndarray:
 
 
 def check_scale_sizes(content_rgb, style_rgbs, sizes, content_layers, style_layers, alpha, beta,
-                      style_scale=None, style_size=None):
-    """UsageError, before any network work, if an image is too small for the layers at some scale."""
+                      style_scale=None, style_size=None, device: str = "cpu", dtype="float32"):
+    """UsageError, before any network work, if an image is too small for the layers at some scale,
+    or too big for the memory of ``device`` (:func:`minivgg.memory.check_fits`)."""
     from .image import long_side_shape
+    from .memory import check_fits
 
     active_content = tuple(content_layers if alpha > 0 else ())
     active_style = tuple(style_layers if beta > 0 else ())
@@ -547,6 +549,14 @@ def check_scale_sizes(content_rgb, style_rgbs, sizes, content_layers, style_laye
                 where = f" at the {size} px scale" if len(sizes) > 1 else " after resizing"
                 raise UsageError(f"the {what} is {hw[1]}x{hw[0]} px{where}, too small for layer {deepest}: "
                                  f"it needs at least {min_input_size(layers)} px on each side")
+    taps = active_content + active_style
+    if taps:
+        # The largest scale is the costliest: the output there takes steps (forward and backward),
+        # each style one forward pass for its targets.
+        passes = [("the output" if k == 0 else f"the {what}, resized for its Gram targets,",
+                   long_side_shape(*rgb.shape[:2], long_side(sizes[-1])), k == 0)
+                  for k, (rgb, what, layers, long_side) in enumerate(sources) if layers]
+        check_fits(passes, max(taps, key=LAYER_NAMES.index), device=device, itemsize=np.dtype(dtype).itemsize)
 
 
 def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_ITERATIONS, preserve_color=None,
@@ -610,37 +620,8 @@ def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_
                         preserve_color)
 
 
-def prepare(content_path, style_paths, size=DEFAULT_SIZE, style_size=None, content_layers=DEFAULT_CONTENT_LAYERS,
-            style_layers=DEFAULT_STYLE_LAYERS, alpha=DEFAULT_ALPHA, beta=DEFAULT_BETA) -> dict:
-    """Load and resize the images, and refuse ones too small for the layers, before any network work.
-
-    Returns ``(content, styles)``: RGB uint8 ``(H, W, 3)`` and a list of them.
-    """
-    from .image import load_image
-
-    if size is not None and int(size) < 1:
-        raise UsageError(f"size must be a positive number of pixels, got {size}")
-    content_layers = check_layer_names(content_layers, "content layer")
-    style_layers = check_layer_names(style_layers, "style layer")
-    content = load_image(str(content_path), size=size)
-    styles = [load_image(str(p), size=style_size or size) for p in style_paths]
-    active_content = tuple(content_layers if alpha > 0 else ())
-    active_style = tuple(style_layers if beta > 0 else ())
-    # The result has the content's shape, so the content must reach every tap; a style only its own.
-    checks = [(content, "content image", active_content + active_style)]
-    checks += [(s, "style image" if len(styles) == 1 else f"style image {k + 1}", active_style)
-               for k, s in enumerate(styles)]
-    for rgb, what, layers in checks:
-        if layers and min(rgb.shape[:2]) < min_input_size(layers):
-            deepest = max(layers, key=LAYER_NAMES.index)
-            raise UsageError(f"the {what} is {rgb.shape[1]}x{rgb.shape[0]} px after resizing, too small for "
-                             f"layer {deepest}: it needs at least {min_input_size(layers)} px on each side "
-                             f"(use a larger --size)")
-    return content, styles
-
-
 __all__ = ["StyleTransfer", "stylize", "stylize_images", "style_targets_and_masks", "finish_image",
            "working_images", "style_long_side", "check_scale_sizes", "tap_shape", "STYLE_TARGET_SCALES",
-           "PRESERVE_COLOR", "initial_image", "prepare", "build", "normalise_blend", "DEFAULT_CONTENT_LAYERS",
+           "PRESERVE_COLOR", "initial_image", "build", "normalise_blend", "DEFAULT_CONTENT_LAYERS",
            "DEFAULT_STYLE_LAYERS", "DEFAULT_ALPHA", "DEFAULT_BETA", "DEFAULT_ITERATIONS", "DEFAULT_SIZE", "INITS",
            "NOISE_STD"]
