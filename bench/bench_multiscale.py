@@ -3,7 +3,7 @@
     python bench/bench_multiscale.py --size 512 --levels 3 --iterations 200
 
 1. **Single scale** (the baseline): ``--iterations`` L-BFGS iterations at ``--size`` from white noise
-   (the paper's setting).
+   (the paper's setting; ``--init content`` starts from the photo).
 2. **Multi-scale**: the same objective over ``--levels`` sizes (or ``--scales``), smallest first,
    with the halving iteration schedule (:mod:`minivgg.multiscale`) or ``--coarse-iterations`` at
    the coarse sizes, then as many iterations at the final size as the baseline.
@@ -27,6 +27,8 @@ Measured on the idle machine, 2026-11-29 (real weights, Tubingen x Starry Night,
 * ``--size 256 --levels 2 --iterations 400 --coarse-iterations 100``: 0.35x as fast at the
   baseline's 10-iteration loss, 0.55x at 25, 0.79x at 50, then 0.99x to 1.03x for every loss from the
   100-iteration one (1.41e10) to the 400-iteration one (1.14e10).
+* The same at 256 px with ``--init content --iterations 200``: 0.34x as fast at the baseline's
+  10-iteration loss, rising to 0.94x at 200 -- never faster either.
 
 Why: the upsampled coarse result starts the final size at a *higher* loss than 10 iterations from
 noise (at 256 px after 50 at 128 px: 1.7e11 against 6.9e10), and past that the final size's loss
@@ -103,6 +105,8 @@ def main(argv=None):
     p.add_argument("--weights", default=None)
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", choices=("noise", "content"), default="noise",
+                   help="start of the baseline and of multi-scale's smallest size (default noise, the paper's)")
     p.add_argument("--json", default=None, help="also write the results as JSON here")
     args = p.parse_args(argv)
     if args.scales is None and args.levels is None:
@@ -129,7 +133,8 @@ def main(argv=None):
                 trace.append((time.perf_counter() - t0, parts["total"]))
             else:
                 coarse[0] = time.perf_counter() - t0
-        stylize_images(net, content, [style], sizes=sizes, iterations=iterations, seed=args.seed, callback=cb)
+        stylize_images(net, content, [style], sizes=sizes, iterations=iterations, seed=args.seed, callback=cb,
+                       init=args.init)
         return trace, time.perf_counter() - t0, coarse[0]
 
     # Warm-up outside the timings: the convolution's per-layer caches (Winograd weight transforms)
