@@ -83,6 +83,15 @@ def available_bytes(device: str = "cpu"):
         return None
 
 
+def resident_bytes() -> int:
+    """This process's resident memory now (Linux ``/proc/self/statm``); 0 if unknown."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0
+
+
 def step_bytes(hw, upto: str, itemsize: int = 4, backward: bool = True) -> int:
     """Estimated peak memory of one pass through VGG19 up to ``upto`` at ``hw = (H, W)``, in bytes:
     forward and backward (a step) or, with ``backward=False``, forward only (a style target)."""
@@ -101,17 +110,22 @@ def check_fits(passes, upto: str, device: str = "cpu", itemsize: int = 4, availa
 
     passes: ``[(what, (H, W), backward)]``, e.g. ``("the output", (384, 512), True)``.
     available: bytes (default :func:`available_bytes`; when that is unknown nothing is checked).
+    The estimate's fixed part (interpreter, libraries, weights) is partly resident already, and
+    then no longer counted in the available memory: on the CPU, measured, the resident part is
+    taken off it, so that small runs on a small machine are not refused.
     """
     from .errors import UsageError
 
-    free = available_bytes(device) if available is None else available
+    measured = available is None
+    free = available_bytes(device) if measured else available
     if free is None:
         return
+    already = min(resident_bytes(), STEP_FIXED_BYTES) if measured and device != "gpu" else 0
     for what, hw, backward in passes:
         need = step_bytes(hw, upto, itemsize, backward)
-        if need > free:
+        if need - already > free:
             # Memory grows with the pixels: the largest scale factor on both sides that fits.
-            room = (free - STEP_FIXED_BYTES) / (need - STEP_FIXED_BYTES)
+            room = (free + already - STEP_FIXED_BYTES) / (need - STEP_FIXED_BYTES)
             hint = (f"a long side of about {max(1, int(max(hw) * room ** 0.5))} px would fit"
                     if room > 0 else "close other programs")
             raise UsageError(f"{what} at {hw[1]}x{hw[0]} px needs about {_gb(need)} of "

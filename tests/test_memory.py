@@ -84,3 +84,14 @@ def test_reconstruct_refuses_a_size_too_big_for_memory(imgs, tiny_weights, tmp_p
                           prog="python -m minivgg.reconstruct")
     assert rc == 2 and "the content image at 100000x75000 px needs about" in err, err
     assert not (tmp_path / "o").exists()
+
+
+def test_what_is_resident_already_is_not_counted_twice(monkeypatch):
+    assert memory.resident_bytes() > 0
+    need = step_bytes((384, 512), "conv5_1")
+    monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": need - 100 * 2**20)
+    monkeypatch.setattr(memory, "resident_bytes", lambda: 200 * 2**20)
+    check_fits([("the output", (384, 512), True)], "conv5_1")          # 200 MB of it is here already
+    monkeypatch.setattr(memory, "resident_bytes", lambda: 50 * 2**20)
+    with pytest.raises(UsageError):
+        check_fits([("the output", (384, 512), True)], "conv5_1")
