@@ -42,18 +42,23 @@ def _loaded_libraries() -> list:
     return sorted(p for p in paths if ".so" in os.path.basename(p))
 
 
-def scipy_own_openblas() -> str | None:
-    """The path of the OpenBLAS that SciPy's wheel ships and has loaded, or None."""
-    import scipy
-    import scipy.optimize._lbfgsb  # noqa: F401  (loads SciPy's BLAS)
-
-    # A wheel keeps its bundled libraries in site-packages/scipy.libs, beside site-packages/scipy.
-    folder = os.path.dirname(os.path.realpath(scipy.__file__))
+def bundled_openblas(package) -> str | None:
+    """The loaded OpenBLAS that ``package`` (a module: numpy, scipy) ships in its wheel, or None."""
+    # A wheel keeps its bundled libraries in site-packages/<name>.libs, beside site-packages/<name>.
+    folder = os.path.dirname(os.path.realpath(package.__file__))
     own = (folder, folder + ".libs")
     for path in _loaded_libraries():
         if "openblas" in os.path.basename(path).lower() and os.path.dirname(os.path.realpath(path)) in own:
             return path
     return None
+
+
+def scipy_own_openblas() -> str | None:
+    """The path of the OpenBLAS that SciPy's wheel ships and has loaded, or None."""
+    import scipy
+    import scipy.optimize._lbfgsb  # noqa: F401  (loads SciPy's BLAS)
+
+    return bundled_openblas(scipy)
 
 
 def _call(path: str, names, *args):
@@ -65,10 +70,14 @@ def _call(path: str, names, *args):
     return None
 
 
+def blas_threads(path) -> int | None:
+    """The thread count of the OpenBLAS at ``path`` (None: no library, None returned)."""
+    return None if path is None else _call(path, _GETTERS)
+
+
 def scipy_blas_threads() -> int | None:
     """The thread count of SciPy's own OpenBLAS, or None when there is none to see."""
-    path = scipy_own_openblas()
-    return None if path is None else _call(path, _GETTERS)
+    return blas_threads(scipy_own_openblas())
 
 
 def single_thread_scipy_blas() -> bool:
@@ -80,10 +89,11 @@ def single_thread_scipy_blas() -> bool:
             path = scipy_own_openblas()
             if path is not None:
                 _call(path, _SETTERS, ctypes.c_int(1))
-                _done = _call(path, _GETTERS) == 1
+                _done = blas_threads(path) == 1
         except (OSError, AttributeError):
             _done = False
     return _done
 
 
-__all__ = ["scipy_own_openblas", "scipy_blas_threads", "single_thread_scipy_blas"]
+__all__ = ["bundled_openblas", "scipy_own_openblas", "blas_threads", "scipy_blas_threads",
+           "single_thread_scipy_blas"]

@@ -1,7 +1,5 @@
 """SciPy's own OpenBLAS gets one thread for L-BFGS-B; NumPy's keeps its pool (minivgg.blas_threads)."""
 
-import os
-
 import numpy as np
 import pytest
 
@@ -10,12 +8,7 @@ from minivgg.optim import lbfgs
 
 
 def _numpy_openblas_threads():
-    folder = os.path.dirname(os.path.realpath(np.__file__))
-    for path in blas_threads._loaded_libraries():
-        if "openblas" in os.path.basename(path).lower() and \
-                os.path.dirname(os.path.realpath(path)) in (folder, folder + ".libs"):
-            return blas_threads._call(path, blas_threads._GETTERS)
-    return None
+    return blas_threads.blas_threads(blas_threads.bundled_openblas(np))
 
 
 def test_lbfgs_runs_scipy_blas_on_one_thread_and_leaves_numpys_alone():
