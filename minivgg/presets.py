@@ -1,0 +1,55 @@
+"""Presets: named sets of run settings, applied above the objective (``--preset``, ``stylize(preset=)``).
+
+* ``paper`` -- exactly Gatys, Ecker & Bethge (2015): white-noise start (seed 0), alpha = 1,
+  beta = 1e3, no total-variation term, average pooling, SciPy's L-BFGS-B, content layer conv4_2,
+  style layers conv1_1 ... conv5_1 with equal weights, 500 iterations.
+* ``clean`` (the default) -- the same objective and layers, started from the photo and with a small
+  total-variation term, so the result carries no single-pixel speckle; chosen by measurement
+  (``bench/quality.py``, numbers in bench/README.md).
+
+A preset only fills in settings the caller left unset: an explicit flag or keyword always wins.
+:class:`~minivgg.transfer.StyleTransfer` stays the pure objective; it knows nothing of presets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import UsageError
+
+_PAPER = dict(init="noise", seed=0, content_weight=1.0, style_weight=1e3, tv_weight=0.0, pooling="avg",
+              optimizer="lbfgs", content_layers=("conv4_2",),
+              style_layers=("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"), iterations=500)
+
+PRESETS = {
+    "clean": dict(_PAPER, init="content", tv_weight=10.0, iterations=300),
+    "paper": dict(_PAPER),
+}
+DEFAULT_PRESET = "clean"
+
+
+def resolve(preset: str | None = None, given: dict | None = None) -> dict:
+    """The settings of ``preset`` (default :data:`DEFAULT_PRESET`) with ``given`` on top; keys whose
+    given value is None keep the preset's."""
+    name = DEFAULT_PRESET if preset is None else preset
+    if name not in PRESETS:
+        raise UsageError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+    out = dict(PRESETS[name])
+    out.update({k: v for k, v in (given or {}).items() if v is not None})
+    return out
+
+
+def grain(rgb) -> float:
+    """Mean absolute difference between neighbouring pixels, over RGB channels on 0..255.
+
+    rgb: ``(H, W, 3)``. Both directions count: the mean over all horizontal and all vertical pairs.
+    """
+    a = np.asarray(rgb, dtype=np.float64)
+    dh = np.abs(a[:, 1:] - a[:, :-1])
+    dv = np.abs(a[1:] - a[:-1])
+    return float((dh.sum() + dv.sum()) / (dh.size + dv.size))
+
+
+def relative_grain(result, photo, painting) -> float:
+    """``grain(result) / max(grain(photo), grain(painting))``, all three at the result's size."""
+    return grain(result) / max(grain(photo), grain(painting), 1e-12)
