@@ -105,8 +105,8 @@ def _gb(n: float) -> str:
     return f"{n / 2**30:.1f} GB" if n < 2**40 else f"{n / 2**40:.1f} TB"
 
 
-def check_fits(passes, upto: str, device: str = "cpu", itemsize: int = 4, available=None):
-    """UsageError if a pass would need more memory than is available.
+def check_fits(passes, upto: str, device: str = "cpu", itemsize: int = 4, available=None) -> int:
+    """UsageError if a pass would need more memory than is available; else the largest pass's estimate in bytes.
 
     passes: ``[(what, (H, W), backward)]``, e.g. ``("the output", (384, 512), True)``.
     available: bytes (default :func:`available_bytes`; when that is unknown nothing is checked).
@@ -118,8 +118,9 @@ def check_fits(passes, upto: str, device: str = "cpu", itemsize: int = 4, availa
 
     measured = available is None
     free = available_bytes(device) if measured else available
+    peak = max(step_bytes(hw, upto, itemsize, backward) for _, hw, backward in passes)
     if free is None:
-        return
+        return peak
     already = min(resident_bytes(), STEP_FIXED_BYTES) if measured and device != "gpu" else 0
     for what, hw, backward in passes:
         need = step_bytes(hw, upto, itemsize, backward)
@@ -130,3 +131,4 @@ def check_fits(passes, upto: str, device: str = "cpu", itemsize: int = 4, availa
                     if room > 0 else "close other programs")
             raise UsageError(f"{what} at {hw[1]}x{hw[0]} px needs about {_gb(need)} of "
                              f"{'GPU ' if device == 'gpu' else ''}memory, but {_gb(free)} is available: {hint}")
+    return peak

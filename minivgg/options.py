@@ -32,14 +32,20 @@ def layer_list(values) -> tuple:
 
 
 def add_run_options(target, *, init: bool = True, size: int = DEFAULT_SIZE, iterations: int = DEFAULT_ITERATIONS,
-                    print_every: int = 10):
+                    print_every: int = 10, preset: bool = False):
     """Add the shared run options to ``target``: an ArgumentParser, an argument group, or a dict of
     groups keyed ``"images"``, ``"objective"``, ``"optimisation"``, ``"running"`` (see the module doc).
 
     init: also add ``--init`` (a tool whose starting image is fixed, e.g. white noise, leaves it out;
     ``--seed`` is always there, it seeds the noise). size, iterations, print_every: the defaults
-    (stylize's by default). Returns ``target``.
+    (stylize's by default). preset: the settings a preset governs (:data:`minivgg.presets.PRESET_KEYS`:
+    --init, --seed, --pooling, --iterations, --optimizer) default to None, for the preset to fill in.
+    Returns ``target``.
     """
+    def default(value, text):
+        """(argparse default, help text) of a setting: the preset's when ``preset``."""
+        return (None, "default: the preset's") if preset else (value, f"default {text}")
+
     if isinstance(target, dict):
         first = next(iter(target.values()))
 
@@ -53,19 +59,24 @@ def add_run_options(target, *, init: bool = True, size: int = DEFAULT_SIZE, iter
     g.add_argument("--size", type=positive_int, default=size, metavar="N",
                    help=f"long side of the content (and style) images in pixels (default {size})")
     if init:
-        g.add_argument("--init", default="noise", metavar="noise|content|style|PATH",
+        value, text = default("noise", "noise")
+        g.add_argument("--init", default=value, metavar="noise|content|style|PATH",
                        help=f"starting image: white noise (the paper; std {NOISE_STD:g} grey levels, see --seed), "
-                            "the content, the first style resized, or an image file (default noise)")
-    g.add_argument("--seed", type=nonnegative_int, default=0, metavar="N", help="seed of the noise init (default 0)")
+                            f"the content, the first style resized, or an image file ({text})")
+    value, text = default(0, "0")
+    g.add_argument("--seed", type=nonnegative_int, default=value, metavar="N", help=f"seed of the noise init ({text})")
 
+    value, text = default("avg", "avg")
     group("objective").add_argument(
-        "--pooling", choices=("avg", "max"), default="avg",
-        help="VGG19 pooling; the paper replaces max by average pooling (default avg)")
+        "--pooling", choices=("avg", "max"), default=value,
+        help=f"VGG19 pooling; the paper replaces max by average pooling ({text})")
 
     g = group("optimisation")
-    g.add_argument("--iterations", type=positive_int, default=iterations, metavar="N",
-                   help=f"optimiser iterations (default {iterations})")
-    g.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs", help="lbfgs (the paper) or adam")
+    value, text = default(iterations, str(iterations))
+    g.add_argument("--iterations", type=positive_int, default=value, metavar="N",
+                   help=f"optimiser iterations ({text})")
+    value, text = default("lbfgs", "lbfgs")
+    g.add_argument("--optimizer", choices=OPTIMIZERS, default=value, help=f"lbfgs (the paper) or adam ({text})")
     g.add_argument("--lr", type=positive_float, default=DEFAULT_ADAM_LR, metavar="X",
                    help=f"Adam's learning rate in grey levels per step (default {DEFAULT_ADAM_LR:g})")
     g.add_argument("--bounds", action="store_true", help="keep every pixel inside 0..255 during the optimisation")

@@ -26,6 +26,20 @@ PRESETS = {
     "paper": dict(_PAPER),
 }
 DEFAULT_PRESET = "clean"
+#: The settings a preset fills in (the command line's dest names, :func:`minivgg.transfer.stylize`'s keywords).
+PRESET_KEYS = tuple(_PAPER)
+
+
+def preset_text(name: str) -> str:
+    """One line for --help: ``init content, tv_weight 10, 300 iterations, ...`` (the preset's differences
+    from the paper are listed first)."""
+    s = PRESETS[name]
+    if name == "paper":
+        return "the paper exactly: white-noise start (seed 0), alpha 1, beta 1e3, no TV, average pooling, L-BFGS, " \
+               f"{s['iterations']} iterations"
+    diff = [f"{k.replace('_', ' ')} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in s.items()
+            if v != _PAPER[k]]
+    return "the paper's objective, with " + ", ".join(diff)
 
 
 def resolve(preset: str | None = None, given: dict | None = None) -> dict:

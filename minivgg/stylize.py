@@ -22,8 +22,9 @@ from .options import add_run_options, layer_list
 from .progress import fmt_duration, iteration_line
 from .errors import MinivggError, UsageError
 from .image import same_file
-from .transfer import (DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_CONTENT_LAYERS, DEFAULT_SIZE, DEFAULT_STYLE_LAYERS, INITS,
-                       NOISE_STD, PRESERVE_COLOR)
+from .presets import DEFAULT_PRESET, PRESET_KEYS, PRESETS, preset_text
+from .presets import resolve as resolve_preset
+from .transfer import DEFAULT_SIZE, INITS, NOISE_STD, PRESERVE_COLOR
 from .vgg import check_layer_names
 
 PROG = "python -m minivgg.stylize"
@@ -50,18 +51,17 @@ def build_parser() -> ArgumentParser:
                     help="the result; the format follows the extension (.png, .jpg, ...); written atomically")
 
     obj = p.add_argument_group("objective (eq. 7: alpha L_content + beta L_style + tv_weight TV)")
-    obj.add_argument("--content-weight", type=nonnegative_float, default=DEFAULT_ALPHA, metavar="ALPHA",
-                     help=f"alpha (default {DEFAULT_ALPHA:g})")
-    obj.add_argument("--style-weight", type=nonnegative_float, default=DEFAULT_BETA, metavar="BETA",
-                     help=f"beta (default {DEFAULT_BETA:g})")
-    obj.add_argument("--content-layers", nargs="+", default=list(DEFAULT_CONTENT_LAYERS), metavar="NAME",
-                     help=f"content taps (default {' '.join(DEFAULT_CONTENT_LAYERS)})")
-    obj.add_argument("--style-layers", nargs="+", default=list(DEFAULT_STYLE_LAYERS), metavar="NAME",
-                     help=f"style taps (default {' '.join(DEFAULT_STYLE_LAYERS)})")
+    obj.add_argument("--preset", choices=tuple(PRESETS), default=DEFAULT_PRESET,
+                     help=f"where a flag is not given, take its value from this preset (default {DEFAULT_PRESET}): "
+                          + "; ".join(f"{name}: {preset_text(name)}" for name in PRESETS))
+    obj.add_argument("--content-weight", type=nonnegative_float, metavar="ALPHA", help="alpha (default: the preset's)")
+    obj.add_argument("--style-weight", type=nonnegative_float, metavar="BETA", help="beta (default: the preset's)")
+    obj.add_argument("--content-layers", nargs="+", metavar="NAME", help="content taps (default: the preset's)")
+    obj.add_argument("--style-layers", nargs="+", metavar="NAME", help="style taps (default: the preset's)")
     obj.add_argument("--style-layer-weights", nargs="+", type=nonnegative_float, metavar="W",
                      help="w_l, one per style layer, used as given (default 1/number of style layers)")
-    obj.add_argument("--tv-weight", type=nonnegative_float, default=0.0, metavar="X",
-                     help="weight of the total-variation smoothness term (default 0: off, as in the paper)")
+    obj.add_argument("--tv-weight", type=nonnegative_float, metavar="X",
+                     help="weight of the total-variation smoothness term (default: the preset's; 0 = off)")
 
     opt = p.add_argument_group("optimisation")     # --iterations --optimizer --lr --bounds: add_run_options
 
@@ -98,7 +98,7 @@ def build_parser() -> ArgumentParser:
                           "(iter, loss, content, style, tv, seconds since the start)")
     # --size --init --seed, --pooling, --iterations --optimizer --lr --bounds, --device --weights
     # --print-every --quiet: shared with python -m minivgg.reconstruct.
-    add_run_options({"images": io, "objective": obj, "optimisation": opt, "running": run})
+    add_run_options({"images": io, "objective": obj, "optimisation": opt, "running": run}, preset=True)
     # No --size means DEFAULT_SIZE, or the largest of --scales: resolved in validate().
     p.set_defaults(size=None)
     return p
@@ -111,7 +111,11 @@ def snapshot_path(output: str, iteration: int) -> str:
 
 
 def validate(args):
-    """Every check that needs no file contents: layer names, counts, paths. Raises UsageError."""
+    """Every check that needs no file contents: layer names, counts, paths. Raises UsageError.
+
+    First the preset fills in every preset setting the command line left out (None)."""
+    for key, value in resolve_preset(args.preset, {k: getattr(args, k) for k in PRESET_KEYS}).items():
+        setattr(args, key, value)
     args.content_layers = check_layer_names(layer_list(args.content_layers), "content layer")
     args.style_layers = check_layer_names(layer_list(args.style_layers), "style layer")
     if args.style_layer_weights is not None and len(args.style_layer_weights) != len(args.style_layers):
@@ -153,7 +157,7 @@ def validate(args):
 
 
 def config_dict(args, content_rgb, style_rgbs, net) -> dict:
-    keys = ("content", "style", "style_blend", "output", "size", "iterations", "content_weight", "style_weight",
+    keys = ("preset", "content", "style", "style_blend", "output", "size", "iterations", "content_weight", "style_weight",
             "content_layers", "style_layers", "style_layer_weights", "pooling", "init", "seed", "optimizer", "lr",
             "tv_weight", "bounds", "device", "weights", "save_every", "print_every", "preserve_color", "style_scale",
             "content_mask", "plot")
@@ -183,8 +187,9 @@ def _run(args) -> int:
     from .backend import get_backend
     from .image import check_output_path, load_image, long_side_shape, resize_image, save_image
     from .masks import load_mask
-    from .transfer import check_scale_sizes, finish_image, stylize_images, style_long_side, working_images
-    from .vgg import VGG19
+    from .estimate import Eta, measure_evaluation, plan, plan_line
+    from .transfer import active_taps, check_scale_sizes, finish_image, stylize_images, style_long_side, working_images
+    from .vgg import LAYER_NAMES, VGG19
 
     check_output_path(args.output, forbid=args.inputs)
     if args.save_every:
@@ -197,8 +202,8 @@ def _run(args) -> int:
     content = load_image(args.content)
     styles = [load_image(p) for p in args.style]
     masks = [load_mask(p) for p in args.content_mask] if args.content_mask else None
-    check_scale_sizes(content, styles, args.sizes, args.content_layers, args.style_layers, args.content_weight,
-                      args.style_weight, style_scale=args.style_scale, device=args.device)
+    peak = check_scale_sizes(content, styles, args.sizes, args.content_layers, args.style_layers,
+                             args.content_weight, args.style_weight, style_scale=args.style_scale, device=args.device)
     init = args.init if args.init in INITS else load_image(args.init)
     net = VGG19.load(args.weights, pooling=args.pooling, device=args.device)
 
@@ -213,7 +218,14 @@ def _run(args) -> int:
                       f", style scale {args.style_scale:g}" if args.style_scale else "",
                       ", masks " + ", ".join(args.content_mask) if args.content_mask else ""])
     say(f"content {args.content} {W}x{H}, style {', '.join(args.style)}; {sum(schedule)} {args.optimizer} "
-        f"iterations, alpha {args.content_weight:g}, beta {args.style_weight:g}, init {args.init}{extras}")
+        f"iterations, alpha {args.content_weight:g}, beta {args.style_weight:g}, tv {args.tv_weight:g}, "
+        f"init {args.init} (preset {args.preset}){extras}")
+    style_side = style_long_side(args.size, args.size, args.style_scale)
+    for rgb, what, side in [(content, "the photo", args.size)] + [(s, f"style {p}", style_side)
+                                                                   for s, p in zip(styles, args.style)]:
+        if side > max(rgb.shape[:2]):
+            say(f"{what} is {rgb.shape[1]}x{rgb.shape[0]} px: upscaled {side / max(rgb.shape[:2]):.1f}x "
+                f"to {side} px on its long side")
 
     log = None
     if args.log:
@@ -223,8 +235,13 @@ def _run(args) -> int:
         except OSError as exc:
             raise MinivggError(f"cannot write the log {args.log}: {exc.strerror or exc}") from None
     total_iters = sum(schedule)
-    # Cost of one iteration at scale j relative to scale k: the pixel count ratio (for the ETA).
-    areas = [h * w for h, w in (long_side_shape(*content.shape[:2], s) for s in sizes)]
+    shapes = [long_side_shape(*content.shape[:2], s) for s in sizes]
+    taps = active_taps(args.content_layers, args.style_layers, args.content_weight, args.style_weight)
+    estimate = plan(measure_evaluation(net, shapes[-1], taps), shapes, schedule, max(taps, key=LAYER_NAMES.index),
+                    optimizer=args.optimizer, n_styles=len(styles))
+    what = f"{total_iters} iterations at {W}x{H} px" + (f" over {len(sizes)} scales" if multiscale else "")
+    say(plan_line(estimate["seconds"], peak, what))
+    eta = Eta(schedule, estimate["per_eval"], optimizer=args.optimizer)
     history = []
     state = {"x": None, "iter": 0, "scale": 0}
     try:
@@ -234,14 +251,12 @@ def _run(args) -> int:
             log.write(json.dumps({"config": config_dict(args, final, final_styles, net)}) + "\n")
             log.flush()
         t0 = time.perf_counter()
-        state["scale_t0"] = state["last_t"] = t0
 
         def callback(it, x, parts):
             k = parts["scale"]
             now = time.perf_counter()
-            if k != state["scale"]:          # a new scale began right after the last callback of the previous
-                state["scale"], state["scale_t0"] = k, state["last_t"]
-            state["x"], state["last_t"] = x, now
+            per, left = eta.update(k, it, now)
+            state["x"] = x
             state["iter"] += 1
             n = state["iter"]
             elapsed = now - t0
@@ -254,9 +269,6 @@ def _run(args) -> int:
                 log.write(json.dumps(row) + "\n")
                 log.flush()
             if n == 1 or n % args.print_every == 0 or n == total_iters or (multiscale and it == 1):
-                per = (now - state["scale_t0"]) / it
-                left = per * (schedule[k] - it) + sum(per * schedule[j] * areas[j] / areas[k]
-                                                      for j in range(k + 1, len(sizes)))
                 where = f"  [{parts['size']} px, {it}/{schedule[k]}]" if multiscale else ""
                 say(iteration_line(n, total_iters, parts, per, left) + where)
             if args.save_every and n % args.save_every == 0:

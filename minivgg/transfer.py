@@ -133,7 +133,7 @@ class StyleTransfer:
         self._content_taps = self.content_layers if self.alpha > 0 else ()
         self._style_taps = self.style_layers if self.beta > 0 else ()
 
-        self._taps = tuple(n for n in LAYER_NAMES if n in set(self._content_taps) | set(self._style_taps))
+        self._taps = active_taps(self.content_layers, self.style_layers, self.alpha, self.beta)
         self.content_targets = {}
         if content is not None:
             content = self._to_net(content)
@@ -522,10 +522,19 @@ def finish_image(x, content_rgb, preserve_color=None) -> np.ndarray:
     return rgb
 
 
+def active_taps(content_layers, style_layers, alpha, beta) -> tuple:
+    """The layers an objective computes: the content layers if alpha > 0 and the style layers if
+    beta > 0 (a term with weight 0 costs a forward pass and adds nothing), in network order."""
+    wanted = set(content_layers if alpha > 0 else ()) | set(style_layers if beta > 0 else ())
+    return tuple(n for n in LAYER_NAMES if n in wanted)
+
+
 def check_scale_sizes(content_rgb, style_rgbs, sizes, content_layers, style_layers, alpha, beta,
                       style_scale=None, style_size=None, device: str = "cpu", dtype="float32"):
-    """UsageError, before any network work, if an image is too small for the layers at some scale,
-    or too big for the memory of ``device`` (:func:`minivgg.memory.check_fits`)."""
+    """UsageError, before any network work, if an image is too small for the layers at some scale
+    once resized (a small source is upscaled: a 10 x 10 icon at size 64 is fine), or too big for
+    the memory of ``device`` (:func:`minivgg.memory.check_fits`). Returns the estimated peak memory
+    of the largest scale in bytes (0 when no layer is active)."""
     from .image import long_side_shape
     from .memory import check_fits
 
@@ -535,12 +544,6 @@ def check_scale_sizes(content_rgb, style_rgbs, sizes, content_layers, style_laye
     sources = [(content_rgb, "content image", active_content + active_style, lambda size: size)] + [
         (s, "style image" if len(style_rgbs) == 1 else f"style image {k + 1}", active_style,
          lambda size: style_long_side(size, sizes[-1], style_scale, style_size)) for k, s in enumerate(style_rgbs)]
-    # A source smaller than what the deepest layer needs holds too little picture to transfer:
-    # upscaling a 1x1 photo to 256 px would run minutes on a flat colour. Refuse it.
-    for rgb, what, layers, _ in sources:
-        if layers and min(rgb.shape[:2]) < min_input_size(layers):
-            raise UsageError(f"the {what} is only {rgb.shape[1]}x{rgb.shape[0]} px; give an image of at least "
-                             f"{min_input_size(layers)} px on each side")
     for size in sizes:
         for rgb, what, layers, long_side in sources:
             hw = long_side_shape(*rgb.shape[:2], long_side(size))
@@ -550,13 +553,14 @@ def check_scale_sizes(content_rgb, style_rgbs, sizes, content_layers, style_laye
                 raise UsageError(f"the {what} is {hw[1]}x{hw[0]} px{where}, too small for layer {deepest}: "
                                  f"it needs at least {min_input_size(layers)} px on each side")
     taps = active_content + active_style
-    if taps:
-        # The largest scale is the costliest: the output there takes steps (forward and backward),
-        # each style one forward pass for its targets.
-        passes = [("the output" if k == 0 else f"the {what}, resized for its Gram targets,",
-                   long_side_shape(*rgb.shape[:2], long_side(sizes[-1])), k == 0)
-                  for k, (rgb, what, layers, long_side) in enumerate(sources) if layers]
-        check_fits(passes, max(taps, key=LAYER_NAMES.index), device=device, itemsize=np.dtype(dtype).itemsize)
+    if not taps:
+        return 0
+    # The largest scale is the costliest: the output there takes steps (forward and backward),
+    # each style one forward pass for its targets.
+    passes = [("the output" if k == 0 else f"the {what}, resized for its Gram targets,",
+               long_side_shape(*rgb.shape[:2], long_side(sizes[-1])), k == 0)
+              for k, (rgb, what, layers, long_side) in enumerate(sources) if layers]
+    return check_fits(passes, max(taps, key=LAYER_NAMES.index), device=device, itemsize=np.dtype(dtype).itemsize)
 
 
 def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_ITERATIONS, preserve_color=None,
