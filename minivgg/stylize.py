@@ -6,6 +6,8 @@ Everything the user can get wrong -- flags, layer names, weights, image files, i
 weights file, the output path -- is checked before the optimisation starts, and reported as one
 line on stderr with exit code 2 (usage) or 1 (runtime: unreadable file, missing weights, NaN loss).
 Ctrl-C during the optimisation writes the image reached so far to ``--output`` and exits 130.
+No path the run writes (--output, --log, --plot, every --save-every snapshot) may be an input or another
+output (:func:`minivgg.atomic.check_outputs`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .cli import ArgumentParser, nonnegative_float, positive_float, positive_int
 from .options import add_run_options, layer_list
 from .progress import fmt_duration, iteration_line
 from .errors import MinivggError, UsageError
-from .image import same_file
+from .atomic import check_outputs
 from .transfer import (DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_CONTENT_LAYERS, DEFAULT_SIZE, DEFAULT_STYLE_LAYERS, INITS,
                        NOISE_STD, PRESERVE_COLOR)
 from .vgg import check_layer_names
@@ -110,6 +112,11 @@ def snapshot_path(output: str, iteration: int) -> str:
     return str(p.with_name(f"{p.stem}_{iteration:04d}{p.suffix}"))
 
 
+def snapshot_paths(output: str, every, iterations: int) -> list:
+    """Every snapshot a run of ``iterations`` with ``--save-every every`` (None: off) could write."""
+    return [snapshot_path(output, n) for n in range(every, iterations + 1, every)] if every else []
+
+
 def validate(args):
     """Every check that needs no file contents: layer names, counts, paths. Raises UsageError."""
     args.content_layers = check_layer_names(layer_list(args.content_layers), "content layer")
@@ -135,19 +142,21 @@ def validate(args):
                              "give one per style, in the same order")
         if args.style_blend is not None:
             raise UsageError("--style-blend does not apply with --content-mask: each style paints its own region")
+    from .weights import default_weights_path
+
+    inputs = ([("--content", args.content)] + [("--style", p) for p in args.style]
+              + [("--content-mask", p) for p in args.content_mask or []]
+              + ([] if args.init in INITS else [("--init", args.init)])
+              + [("--weights", args.weights) if args.weights else ("the default --weights", default_weights_path())])
+    check_outputs([("--output", args.output), ("--log", args.log), ("--plot", args.plot)]
+                  + [("--save-every snapshot", p) for p in snapshot_paths(args.output, args.save_every,
+                                                                          sum(args.schedule))], inputs)
+    args.inputs = [p for _, p in inputs]
     if args.plot:
         from .plot import check_plot_path
 
         check_plot_path(args.plot)
-    inputs = [args.content, *args.style] + ([] if args.init in INITS else [args.init])
-    inputs += list(args.content_mask or [])
-    if args.weights:
-        inputs.append(args.weights)
-    args.inputs = inputs
     if args.log:
-        for other in inputs + [args.output]:
-            if same_file(args.log, other):
-                raise UsageError(f"--log {args.log} is the same file as {other}: choose another path")
         if os.path.isdir(args.log):
             raise UsageError(f"--log {args.log} is a directory")
 

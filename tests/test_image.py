@@ -324,7 +324,7 @@ def test_refuses_to_overwrite_input(tmp_path):
     link = tmp_path / "alias.png"
     link.symlink_to(p)
     for target in (p, tmp_path / "." / "in.png", link):
-        with pytest.raises(UsageError, match="same as input"):
+        with pytest.raises(UsageError, match="same file as input"):
             save_image(target, _rgb(), forbid=[str(p)])
     assert p.read_bytes() == before
     save_image(tmp_path / "other.png", _rgb(), forbid=[p])  # a different file is fine

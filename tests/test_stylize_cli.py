@@ -111,8 +111,8 @@ def _bad_cases(imgs, tmp_path, tiny_weights):
         ({"--size": "12"}, 2, "too small for layer conv5_1"),
         ({"--weights": str(tmp_path / "missing.npz")}, 1, "python -m minivgg.weights fetch"),
         ({"--weights": str(text)}, 1, "notes.png"),
-        ({"--output": imgs["content"]}, 2, "same as input"),
-        ({"--output": imgs["style"]}, 2, "same as input"),
+        ({"--output": imgs["content"]}, 2, "is the same file as --content"),
+        ({"--output": imgs["style"]}, 2, "is the same file as --style"),
         ({"--output": str(tmp_path / "out.txt")}, 2, "extension"),
         ({"--log": imgs["content"]}, 2, "same file"),
         ({"--pooling": "min"}, 2, "invalid choice"),
@@ -204,3 +204,4 @@ def test_a_1x1_content_image_is_refused_before_any_work(tiny_weights, tmp_path, 
                       "--weights", str(tiny_weights)], capsys)
     assert rc == 2 and "1x1 px" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o.png").exists()
+
