@@ -121,4 +121,29 @@ def check_outputs(outputs, inputs=()) -> None:
             taken[key] = (1, flag, path)
 
 
-__all__ = ["atomic_write", "check_writable_destination", "same_file", "check_outputs"]
+def create_folders(paths) -> list:
+    """Create the missing folders that are to hold the files ``paths``; returns those it created.
+
+    Each is returned as its file's folder was given (``out/``, ``runs/a/``), once, so that a command
+    can say what it made: a folder appearing unannounced surprises. MinivggError when one cannot be
+    made.
+    """
+    created, seen = [], set()
+    for path in paths:
+        where = os.fspath(path)
+        folder = os.path.dirname(where)
+        full = os.path.abspath(folder or ".")
+        if full in seen:
+            continue
+        seen.add(full)
+        if os.path.isdir(full):
+            continue
+        try:
+            os.makedirs(full, exist_ok=True)
+        except OSError as exc:
+            raise MinivggError(f"cannot create folder {folder!r}: {exc.strerror or exc}") from None
+        created.append(folder.rstrip(os.sep) + os.sep)
+    return created
+
+
+__all__ = ["atomic_write", "check_writable_destination", "same_file", "check_outputs", "create_folders"]

@@ -297,14 +297,17 @@ def check_output_path(path, forbid=()) -> str:
     """Validate an output image path without writing anything; returns Pillow's format name.
 
     A command line calls this before minutes of optimisation, so a bad ``--output`` fails at once
-    rather than at the very end. Checks: the extension is one Pillow can write (else UsageError),
-    ``path`` is not one of the ``forbid`` input paths (UsageError, :func:`~minivgg.atomic.check_outputs`)
-    nor a directory (UsageError), and its parent directory exists and is writable or can be created
-    (else MinivggError).
+    rather than at the very end. Checks: ``path`` is not a directory (UsageError), its extension is
+    one Pillow can write (else UsageError), it is not one of the ``forbid`` input paths (UsageError,
+    :func:`~minivgg.atomic.check_outputs`), and its parent directory exists and is writable or can
+    be created (else MinivggError).
     """
     where = os.fspath(path)
     if isinstance(forbid, (str, bytes, os.PathLike)):
         forbid = (forbid,)
+    # A folder first: "out/ has no extension" would send the user looking for the wrong mistake.
+    if os.path.isdir(where):
+        raise UsageError(f"output {where!r} is a folder; give a file name such as {where.rstrip('/')}/out.png")
     ext = os.path.splitext(where)[1].lower()
     formats = _writable_formats()
     if ext not in formats:
@@ -312,8 +315,6 @@ def check_output_path(path, forbid=()) -> str:
         got = f"extension {ext!r}" if ext else "no extension"
         raise UsageError(f"output {where!r} has {got}; use an image extension such as {known}")
     check_outputs([("output", where)], [("input", other) for other in forbid])
-    if os.path.isdir(where):
-        raise UsageError(f"output {where!r} is a directory; give a file name such as {where.rstrip('/')}/out.png")
 
     # save_image creates the missing directories, so the nearest existing ancestor must be writable.
     check_writable_destination(where, repr(where))

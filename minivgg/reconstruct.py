@@ -56,7 +56,7 @@ import sys
 import time
 from pathlib import Path
 
-from .atomic import atomic_write, check_outputs
+from .atomic import atomic_write, check_outputs, create_folders
 from .cli import ArgumentParser, positive_float, run_main
 from .errors import MinivggError, UsageError
 from .options import add_run_options, layer_list
@@ -343,7 +343,8 @@ def _run(args, cells) -> int:
 
     get_backend(args.device)
     net = VGG19.load(args.weights, pooling=args.pooling, device=args.device)
-    os.makedirs(out, exist_ok=True)
+    for folder in create_folders([json_path]):
+        say(f"created folder {folder}")
     from . import __version__
 
     def write_record(layout, complete=False):
@@ -450,7 +451,8 @@ def _run(args, cells) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)     # finish the message; nothing half-written exists
         kept = sum(c["losses"] is not None for c in cells)
         i = state["cell"]
-        where = f" in cell {i + 1}/{n} ({cells[i]['label']}) at iteration {state['iter']}" if i is not None else ""
+        at = f"at iteration {state['iter']}" if state["iter"] else "before its first iteration finished"
+        where = f" in cell {i + 1}/{n} ({cells[i]['label']}) {at}" if i is not None else ""
         print(f"{PROG}: interrupted{where}: {kept} of {n} cells are finished in {out}; run the same command "
               "again to compute the rest", file=sys.stderr)
         return 130

@@ -23,7 +23,7 @@ from .cli import ArgumentParser, nonnegative_float, positive_float, positive_int
 from .options import add_run_options, layer_list
 from .progress import fmt_duration, iteration_line
 from .errors import MinivggError, UsageError
-from .atomic import check_outputs
+from .atomic import check_outputs, check_writable_destination, create_folders
 from .transfer import (DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_CONTENT_LAYERS, DEFAULT_SIZE, DEFAULT_STYLE_LAYERS, INITS,
                        NOISE_STD, PRESERVE_COLOR)
 from .vgg import check_layer_names
@@ -158,7 +158,8 @@ def validate(args):
         check_plot_path(args.plot)
     if args.log:
         if os.path.isdir(args.log):
-            raise UsageError(f"--log {args.log} is a directory")
+            raise UsageError(f"--log {args.log} is a folder; give a file name such as {args.log.rstrip('/')}/log.jsonl")
+        check_writable_destination(args.log, f"the log {args.log!r}")
 
 
 def config_dict(args, content_rgb, style_rgbs, net) -> dict:
@@ -224,10 +225,11 @@ def _run(args) -> int:
     say(f"content {args.content} {W}x{H}, style {', '.join(args.style)}; {sum(schedule)} {args.optimizer} "
         f"iterations, alpha {args.content_weight:g}, beta {args.style_weight:g}, init {args.init}{extras}")
 
+    for folder in create_folders(p for p in (args.output, args.log, args.plot) if p):   # snapshots: --output's
+        say(f"created folder {folder}")
     log = None
     if args.log:
         try:
-            os.makedirs(os.path.dirname(os.path.abspath(args.log)), exist_ok=True)
             log = open(args.log, "w", encoding="utf-8")
         except OSError as exc:
             raise MinivggError(f"cannot write the log {args.log}: {exc.strerror or exc}") from None
@@ -283,7 +285,10 @@ def _run(args) -> int:
         except KeyboardInterrupt:
             signal.signal(signal.SIGINT, signal.SIG_IGN)     # a second Ctrl-C must not cut the save short
             if state["x"] is None:
-                raise
+                kept = f" ({args.log} has only its config line)" if log else ""
+                print(f"{PROG}: interrupted before the first iteration finished: nothing was written to "
+                      f"{args.output}{kept}", file=sys.stderr)
+                return 130
             save_image(args.output, finish_image(state["x"], final, args.preserve_color), forbid=args.inputs)
             print(f"{PROG}: interrupted at iteration {state['iter']}: wrote {args.output}", file=sys.stderr)
             if args.plot and history:

@@ -365,5 +365,8 @@ def test_check_output_path_writes_nothing(tmp_path):
     with pytest.raises(MinivggError, match="not a directory"):
         check_output_path(blocker / "out.png")
     (tmp_path / "d.png").mkdir()
-    with pytest.raises(UsageError, match="is a directory"):
+    with pytest.raises(UsageError, match="is a folder"):
         check_output_path(tmp_path / "d.png")
+    (tmp_path / "folder").mkdir()                     # a folder is named as one, even without an extension
+    with pytest.raises(UsageError, match="is a folder"):
+        check_output_path(tmp_path / "folder")
