@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps
 
-from .atomic import atomic_write, check_writable_destination
+from .atomic import atomic_write, check_outputs, check_writable_destination, same_file
 from .backend import to_numpy
 from .errors import MinivggError, UsageError
 
@@ -293,39 +293,28 @@ def _writable_formats() -> dict:
     return {ext: fmt for ext, fmt in Image.registered_extensions().items() if fmt in Image.SAVE}
 
 
-def same_file(a, b) -> bool:
-    """Whether paths ``a`` and ``b`` name the same file (through links), existing or not."""
-    a, b = os.fspath(a), os.fspath(b)
-    if os.path.exists(a) and os.path.exists(b):
-        try:
-            return os.path.samefile(a, b)  # sees through symlinks and hard links
-        except OSError:
-            pass
-    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
-
-
 def check_output_path(path, forbid=()) -> str:
     """Validate an output image path without writing anything; returns Pillow's format name.
 
     A command line calls this before minutes of optimisation, so a bad ``--output`` fails at once
-    rather than at the very end. Checks: the extension is one Pillow can write (else UsageError),
-    ``path`` is not one of the ``forbid`` input paths (UsageError) nor a directory (UsageError),
-    and its parent directory exists and is writable or can be created (else MinivggError).
+    rather than at the very end. Checks: ``path`` is not a directory (UsageError), its extension is
+    one Pillow can write (else UsageError), it is not one of the ``forbid`` input paths (UsageError,
+    :func:`~minivgg.atomic.check_outputs`), and its parent directory exists and is writable or can
+    be created (else MinivggError).
     """
     where = os.fspath(path)
     if isinstance(forbid, (str, bytes, os.PathLike)):
         forbid = (forbid,)
+    # A folder first: "out/ has no extension" would send the user looking for the wrong mistake.
+    if os.path.isdir(where):
+        raise UsageError(f"output {where!r} is a folder; give a file name such as {where.rstrip('/')}/out.png")
     ext = os.path.splitext(where)[1].lower()
     formats = _writable_formats()
     if ext not in formats:
         known = ", ".join(e for e in _COMMON_EXTENSIONS if e in formats)
         got = f"extension {ext!r}" if ext else "no extension"
         raise UsageError(f"output {where!r} has {got}; use an image extension such as {known}")
-    for other in forbid:
-        if same_file(where, other):
-            raise UsageError(f"output path is the same as input {os.fspath(other)!r}; refusing to overwrite it")
-    if os.path.isdir(where):
-        raise UsageError(f"output {where!r} is a directory; give a file name such as {where.rstrip('/')}/out.png")
+    check_outputs([("output", where)], [("input", other) for other in forbid])
 
     # save_image creates the missing directories, so the nearest existing ancestor must be writable.
     check_writable_destination(where, repr(where))

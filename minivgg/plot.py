@@ -46,10 +46,10 @@ def require_matplotlib() -> None:
 def check_plot_path(path) -> str:
     """Validate a plot path before any work: a ``.png`` file whose directory exists or can be made."""
     where = os.fspath(path)
+    if os.path.isdir(where):
+        raise UsageError(f"plot {where!r} is a folder; give a file name such as {where.rstrip('/')}/losses.png")
     if os.path.splitext(where)[1].lower() != ".png":
         raise UsageError(f"plot {where!r}: the loss plot is a PNG; give a path ending in .png")
-    if os.path.isdir(where):
-        raise UsageError(f"plot {where!r} is a directory; give a file name such as {where.rstrip('/')}/losses.png")
     check_writable_destination(where, f"the plot {where!r}")
     return where
 

@@ -56,7 +56,7 @@ import sys
 import time
 from pathlib import Path
 
-from .atomic import atomic_write
+from .atomic import atomic_write, check_outputs, create_folders
 from .cli import ArgumentParser, positive_float, run_main
 from .errors import MinivggError, UsageError
 from .options import add_run_options, layer_list
@@ -195,9 +195,26 @@ def validate(args) -> list:
             raise UsageError("a ratio is listed twice in --ratios")
     if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
         raise UsageError(f"--output-dir {args.output_dir} exists and is not a directory")
-    return plan_cells(args.mode, args.layers, getattr(args, "ratios", DEFAULT_RATIOS),
-                      getattr(args, "content_layer", DEFAULT_CONTENT_LAYER),
-                      getattr(args, "style_weight", DEFAULT_BETA))
+    cells = plan_cells(args.mode, args.layers, getattr(args, "ratios", DEFAULT_RATIOS),
+                       getattr(args, "content_layer", DEFAULT_CONTENT_LAYER),
+                       getattr(args, "style_weight", DEFAULT_BETA))
+    for c in cells:
+        c["file"] = f"{c['key']}.png"
+    from .weights import default_weights_path
+
+    init = getattr(args, "init", "noise")
+    # Every path given is an input, even one this mode does not read (--content of a style sheet).
+    inputs = [("--content", args.content), ("--style", args.style), ("--init", None if init in INITS else init),
+              ("--weights", args.weights) if args.weights else ("the default --weights", default_weights_path())]
+    check_outputs([("--output-dir", p) for p in output_paths(args.output_dir, args.mode, cells)], inputs)
+    args.inputs = [p for _, p in inputs if p is not None]
+    return cells
+
+
+def output_paths(out: str, mode: str, cells) -> list:
+    """Every file a sheet writes in ``out``: the record ``MODE.json``, ``MODE_sheet.png``, then each cell's."""
+    return [os.path.join(out, f"{mode}.json"), os.path.join(out, f"{mode}_sheet.png")] + [
+        os.path.join(out, c["file"]) for c in cells]
 
 
 def _sha256(path) -> str:
@@ -287,18 +304,15 @@ def _run(args, cells) -> int:
                                                             args.device))
     if mode in ("style", "grid"):
         images["style"] = (args.style, _load_image_for(args.style, args.size, args.layers, "style image", args.device))
-    inputs = [p for p, _ in images.values()] + ([args.weights] if args.weights else [])
+    inputs = args.inputs
     init = getattr(args, "init", "noise")
     if init not in INITS:
-        inputs.append(init)
         init = load_image(init)
     settings = settings_dict(args, images)
 
     # --- resume or start ---
-    json_path = os.path.join(out, f"{mode}.json")
-    sheet_path = os.path.join(out, f"{mode}_sheet.png")
+    json_path, sheet_path = output_paths(out, mode, [])
     for c in cells:
-        c["file"] = f"{c['key']}.png"
         check_output_path(os.path.join(out, c["file"]), forbid=inputs)
     check_output_path(sheet_path, forbid=inputs)
     record, runs_before = None, 0
@@ -329,7 +343,8 @@ def _run(args, cells) -> int:
 
     get_backend(args.device)
     net = VGG19.load(args.weights, pooling=args.pooling, device=args.device)
-    os.makedirs(out, exist_ok=True)
+    for folder in create_folders([json_path]):
+        say(f"created folder {folder}")
     from . import __version__
 
     def write_record(layout, complete=False):
@@ -436,7 +451,8 @@ def _run(args, cells) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)     # finish the message; nothing half-written exists
         kept = sum(c["losses"] is not None for c in cells)
         i = state["cell"]
-        where = f" in cell {i + 1}/{n} ({cells[i]['label']}) at iteration {state['iter']}" if i is not None else ""
+        at = f"at iteration {state['iter']}" if state["iter"] else "before its first iteration finished"
+        where = f" in cell {i + 1}/{n} ({cells[i]['label']}) {at}" if i is not None else ""
         print(f"{PROG}: interrupted{where}: {kept} of {n} cells are finished in {out}; run the same command "
               "again to compute the rest", file=sys.stderr)
         return 130

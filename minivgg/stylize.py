@@ -6,6 +6,8 @@ Everything the user can get wrong -- flags, layer names, weights, image files, i
 weights file, the output path -- is checked before the optimisation starts, and reported as one
 line on stderr with exit code 2 (usage) or 1 (runtime: unreadable file, missing weights, NaN loss).
 Ctrl-C during the optimisation writes the image reached so far to ``--output`` and exits 130.
+No path the run writes (--output, --log, --plot, every --save-every snapshot) may be an input or another
+output (:func:`minivgg.atomic.check_outputs`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .cli import ArgumentParser, nonnegative_float, positive_float, positive_int
 from .options import add_run_options, layer_list
 from .progress import fmt_duration, iteration_line
 from .errors import MinivggError, UsageError
-from .image import same_file
+from .atomic import check_outputs, check_writable_destination, create_folders
 from .presets import DEFAULT_PRESET, PRESET_KEYS, PRESETS, preset_text
 from .presets import resolve as resolve_preset
 from .transfer import DEFAULT_SIZE, INITS, NOISE_STD, PRESERVE_COLOR
@@ -110,6 +112,11 @@ def snapshot_path(output: str, iteration: int) -> str:
     return str(p.with_name(f"{p.stem}_{iteration:04d}{p.suffix}"))
 
 
+def snapshot_paths(output: str, every, iterations: int) -> list:
+    """Every snapshot a run of ``iterations`` with ``--save-every every`` (None: off) could write."""
+    return [snapshot_path(output, n) for n in range(every, iterations + 1, every)] if every else []
+
+
 def validate(args):
     """Every check that needs no file contents: layer names, counts, paths. Raises UsageError.
 
@@ -139,21 +146,24 @@ def validate(args):
                              "give one per style, in the same order")
         if args.style_blend is not None:
             raise UsageError("--style-blend does not apply with --content-mask: each style paints its own region")
+    from .weights import default_weights_path
+
+    inputs = ([("--content", args.content)] + [("--style", p) for p in args.style]
+              + [("--content-mask", p) for p in args.content_mask or []]
+              + ([] if args.init in INITS else [("--init", args.init)])
+              + [("--weights", args.weights) if args.weights else ("the default --weights", default_weights_path())])
+    check_outputs([("--output", args.output), ("--log", args.log), ("--plot", args.plot)]
+                  + [("--save-every snapshot", p) for p in snapshot_paths(args.output, args.save_every,
+                                                                          sum(args.schedule))], inputs)
+    args.inputs = [p for _, p in inputs]
     if args.plot:
         from .plot import check_plot_path
 
         check_plot_path(args.plot)
-    inputs = [args.content, *args.style] + ([] if args.init in INITS else [args.init])
-    inputs += list(args.content_mask or [])
-    if args.weights:
-        inputs.append(args.weights)
-    args.inputs = inputs
     if args.log:
-        for other in inputs + [args.output]:
-            if same_file(args.log, other):
-                raise UsageError(f"--log {args.log} is the same file as {other}: choose another path")
         if os.path.isdir(args.log):
-            raise UsageError(f"--log {args.log} is a directory")
+            raise UsageError(f"--log {args.log} is a folder; give a file name such as {args.log.rstrip('/')}/log.jsonl")
+        check_writable_destination(args.log, f"the log {args.log!r}")
 
 
 def config_dict(args, content_rgb, style_rgbs, net) -> dict:
@@ -227,10 +237,11 @@ def _run(args) -> int:
             say(f"{what} is {rgb.shape[1]}x{rgb.shape[0]} px: upscaled {side / max(rgb.shape[:2]):.1f}x "
                 f"to {side} px on its long side")
 
+    for folder in create_folders(p for p in (args.output, args.log, args.plot) if p):   # snapshots: --output's
+        say(f"created folder {folder}")
     log = None
     if args.log:
         try:
-            os.makedirs(os.path.dirname(os.path.abspath(args.log)), exist_ok=True)
             log = open(args.log, "w", encoding="utf-8")
         except OSError as exc:
             raise MinivggError(f"cannot write the log {args.log}: {exc.strerror or exc}") from None
@@ -286,7 +297,10 @@ def _run(args) -> int:
         except KeyboardInterrupt:
             signal.signal(signal.SIGINT, signal.SIG_IGN)     # a second Ctrl-C must not cut the save short
             if state["x"] is None:
-                raise
+                kept = f" ({args.log} has only its config line)" if log else ""
+                print(f"{PROG}: interrupted before the first iteration finished: nothing was written to "
+                      f"{args.output}{kept}", file=sys.stderr)
+                return 130
             save_image(args.output, finish_image(state["x"], final, args.preserve_color), forbid=args.inputs)
             print(f"{PROG}: interrupted at iteration {state['iter']}: wrote {args.output}", file=sys.stderr)
             if args.plot and history:

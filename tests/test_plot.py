@@ -42,8 +42,10 @@ def test_plot_tv_multiscale_and_dict_history(tmp_path):
 def test_plot_bad_arguments(tmp_path):
     with pytest.raises(UsageError, match=r"\.png"):
         check_plot_path(tmp_path / "losses.jpg")
-    with pytest.raises(UsageError, match="directory"):
+    with pytest.raises(UsageError, match="is a folder"):
         check_plot_path(_mkdir(tmp_path / "d.png"))
+    with pytest.raises(UsageError, match="is a folder"):
+        check_plot_path(_mkdir(tmp_path / "plots"))
     pytest.importorskip("matplotlib")
     with pytest.raises(UsageError, match="empty"):
         plot_losses([], tmp_path / "e.png")

@@ -224,3 +224,24 @@ def test_real_weights_content_cell(real_weights, tmp_path, capsys):
     assert rc == 0, err
     cell = json.loads((tmp_path / "o" / "content.json").read_text())["cells"][0]
     assert cell["losses"]["content"] > 0 and cell["iterations_run"] == 10
+
+
+def test_output_dir_created_and_said_once(imgs, tiny_weights, capsys):
+    rc, out, err = cli(args_for("content", imgs, tiny_weights, "--layers", "conv1_1", "conv2_1"), capsys)
+    assert rc == 0, err
+    assert [line for line in out.splitlines() if "created folder" in line] == [f"created folder {imgs['out']}/"]
+    rc, out, _ = cli(args_for("content", imgs, tiny_weights, "--layers", "conv1_1", "conv2_1"), capsys)
+    assert rc == 0 and "created folder" not in out
+
+
+def test_interrupt_before_a_cells_first_iteration(imgs, tiny_weights, capsys, monkeypatch):
+    import signal
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(StyleTransfer, "run", interrupted)
+    monkeypatch.setattr(signal, "signal", lambda *a: None)      # the handler stays pytest's
+    rc, _, err = cli(args_for("content", imgs, tiny_weights, "--layers", "conv1_1", "--quiet"), capsys)
+    assert rc == 130 and len(err.splitlines()) == 1
+    assert "interrupted in cell 1/1 (conv1_1) before its first iteration finished: 0 of 1 cells" in err

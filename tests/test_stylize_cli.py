@@ -111,10 +111,13 @@ def _bad_cases(imgs, tmp_path, tiny_weights):
         ({"--size": "12"}, 2, "too small for layer conv5_1"),
         ({"--weights": str(tmp_path / "missing.npz")}, 1, "python -m minivgg.weights fetch"),
         ({"--weights": str(text)}, 1, "notes.png"),
-        ({"--output": imgs["content"]}, 2, "same as input"),
-        ({"--output": imgs["style"]}, 2, "same as input"),
+        ({"--output": imgs["content"]}, 2, "is the same file as --content"),
+        ({"--output": imgs["style"]}, 2, "is the same file as --style"),
         ({"--output": str(tmp_path / "out.txt")}, 2, "extension"),
+        ({"--output": str(tmp_path)}, 2, "is a folder"),                       # not "has no extension"
         ({"--log": imgs["content"]}, 2, "same file"),
+        ({"--log": str(tmp_path)}, 2, "is a folder"),
+        ({"--log": str(text / "log.jsonl")}, 1, "notes.png' is not a directory"),   # not "File exists"
         ({"--pooling": "min"}, 2, "invalid choice"),
         ({"--style-weight": "1e300"}, 1, "at iteration 1:"),   # overflow: the NaN/inf guard
     ]
@@ -204,3 +207,40 @@ def test_a_1x1_content_image_is_refused_before_any_work(tiny_weights, tmp_path, 
                       "--weights", str(tiny_weights)], capsys)
     assert rc == 2 and "1x1 px" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o.png").exists()
+
+
+def test_interrupt_before_the_first_iteration_says_nothing_was_written(imgs, tiny_weights, tmp_path, capsys,
+                                                                        monkeypatch):
+    import signal
+
+    import minivgg.transfer
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(minivgg.transfer, "stylize_images", interrupted)
+    monkeypatch.setattr(signal, "signal", lambda *a: None)      # the handler stays pytest's
+    rc, _, err = cli(args_for(imgs, tiny_weights, "--quiet"), capsys)
+    assert rc == 130
+    assert err == f"{PROG}: interrupted before the first iteration finished: nothing was written to {imgs['out']}\n"
+    assert not os.path.exists(imgs["out"])
+    log = tmp_path / "run.jsonl"
+    rc, _, err = cli(args_for(imgs, tiny_weights, "--quiet", "--log", str(log)), capsys)
+    assert rc == 130 and len(err.splitlines()) == 1 and f"{log} has only its config line" in err
+    assert len(log.read_text().splitlines()) == 1 and "config" in log.read_text()
+
+
+def test_missing_output_folders_are_created_and_said(imgs, tiny_weights, tmp_path, capsys):
+    out = tmp_path / "new" / "deep" / "out.png"
+    log = tmp_path / "logs" / "run.jsonl"
+    argv = _apply(args_for(imgs, tiny_weights, "--log", str(log), "--save-every", "2"), {"--output": str(out)})
+    rc, stdout, err = cli(argv, capsys)
+    assert rc == 0, err
+    made = [line for line in stdout.splitlines() if line.startswith("created folder")]
+    assert made == [f"created folder {out.parent}/", f"created folder {log.parent}/"]
+    assert out.is_file() and log.is_file() and (out.parent / "out_0004.png").is_file()
+    rc, stdout, _ = cli(argv, capsys)                          # they exist now: nothing to say
+    assert rc == 0 and "created folder" not in stdout
+    quiet = _apply(args_for(imgs, tiny_weights, "--quiet"), {"--output": str(tmp_path / "q" / "out.png")})
+    rc, stdout, _ = cli(quiet, capsys)
+    assert rc == 0 and stdout == "" and (tmp_path / "q" / "out.png").is_file()
