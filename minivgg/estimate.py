@@ -64,12 +64,12 @@ def plan(eval_seconds: float, shapes, schedule, upto: str, optimizer: str = "lbf
     """The whole run's estimate from one measured evaluation at the *last* shape.
 
     eval_seconds: seconds of one evaluation at ``shapes[-1]``; shapes: ``(H, W)`` per scale, smallest
-    first; schedule: iterations per scale; upto: the deepest tap. Returns ``{"seconds": total,
+    first; schedule: iterations per scale; upto: the deepest tap (None: no layer). Returns ``{"seconds": total,
     "per_eval": [seconds of one evaluation at each scale]}``; the total includes building the
     targets (one forward pass of the content and of each style per scale).
     """
-    flops = [step_flop(hw, upto) for hw in shapes]
-    per_eval = [eval_seconds * f / flops[-1] for f in flops]
+    flops = [step_flop(hw, upto) if upto else 0.0 for hw in shapes]
+    per_eval = [eval_seconds * f / flops[-1] if flops[-1] else eval_seconds for f in flops]
     seconds = sum(s * (expected_evaluations(n, optimizer) + FORWARD_FRACTION * (1 + n_styles))
                   for s, n in zip(per_eval, schedule))
     return {"seconds": seconds, "per_eval": per_eval}

@@ -16,10 +16,12 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import UsageError
+from .transfer import DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_CONTENT_LAYERS, DEFAULT_ITERATIONS, DEFAULT_STYLE_LAYERS
 
-_PAPER = dict(init="noise", seed=0, content_weight=1.0, style_weight=1e3, tv_weight=0.0, pooling="avg",
-              optimizer="lbfgs", content_layers=("conv4_2",),
-              style_layers=("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"), iterations=500)
+# The objective's own defaults are the paper's (see minivgg.transfer).
+_PAPER = dict(init="noise", seed=0, content_weight=DEFAULT_ALPHA, style_weight=DEFAULT_BETA, tv_weight=0.0,
+              pooling="avg", optimizer="lbfgs", content_layers=DEFAULT_CONTENT_LAYERS,
+              style_layers=DEFAULT_STYLE_LAYERS, iterations=DEFAULT_ITERATIONS)
 
 PRESETS = {
     "clean": dict(_PAPER, init="content", tv_weight=10.0, iterations=300),

@@ -288,6 +288,8 @@ def main(argv=None) -> int:
 def _run(args, cells) -> int:
     from .backend import get_backend, to_numpy
     from .cost import unit_flop
+    from .estimate import Eta, expected_evaluations, measure_evaluation, plan_line
+    from .memory import step_bytes
     from .image import check_output_path, deprocess, load_image, preprocess, save_image
     from .sheet import contact_sheet
     from .transfer import StyleTransfer, initial_image
@@ -406,7 +408,17 @@ def _run(args, cells) -> int:
     layout = write_sheet()
     write_record(layout, complete=not todo)
 
-    rate = {"seconds": 0.0, "work": 0.0}           # seconds per (iteration x relative cost), this run
+    # One measured evaluation at the costliest cell's depth prices every cell (by its relative cost).
+    eta = None
+    if todo:
+        deepest = max(todo, key=lambda i: costs[i])
+        taps = tuple(cells[deepest]["content_layers"] + cells[deepest]["style_layers"])
+        seconds = measure_evaluation(net, hw, taps)
+        per_eval = [seconds * costs[i] / costs[deepest] for i in todo]
+        total = sum(s * expected_evaluations(args.iterations, args.optimizer) for s in per_eval)
+        say(plan_line(total, step_bytes(hw, max(taps, key=LAYER_NAMES.index)),
+                      f"{len(todo)} cells of {args.iterations} iterations at {hw[1]}x{hw[0]} px"))
+        eta = Eta([args.iterations] * len(todo), per_eval, optimizer=args.optimizer)
     state = {"cell": None, "iter": 0}
     t_sheet = time.perf_counter()
     try:
@@ -421,16 +433,12 @@ def _run(args, cells) -> int:
             x0 = initial_image(init if mode == "grid" else "noise", template,
                                [style_x] if style_x is not None else [], seed=args.seed, backend=net.backend)
             t0 = time.perf_counter()
-            rest_work = sum(costs[j] for j in todo[pos + 1:]) * args.iterations
 
-            def callback(it, x, parts, c=c, i=i, t0=t0, rest_work=rest_work):
+            def callback(it, x, parts, c=c, i=i, pos=pos):
                 state["iter"] = it
+                per, sheet_eta = eta.update(pos, it)
                 if not (it == 1 or it % args.print_every == 0 or it == args.iterations):
                     return
-                elapsed = time.perf_counter() - t0
-                per = elapsed / it
-                per_work = (rate["seconds"] + elapsed) / (rate["work"] + it * costs[i])
-                sheet_eta = per * (args.iterations - it) + per_work * rest_work
                 say(f"  [cell {i + 1}/{n}] " + iteration_line(it, args.iterations, parts, per,
                                                                per * (args.iterations - it))
                     + f"  sheet ETA {fmt_duration(sheet_eta)}")
@@ -438,8 +446,6 @@ def _run(args, cells) -> int:
             x = st.run(x0, args.iterations, optimizer=args.optimizer, callback=callback, lr=args.lr,
                        bounds=args.bounds)
             seconds = time.perf_counter() - t0
-            rate["seconds"] += seconds
-            rate["work"] += max(state["iter"], 1) * costs[i]
             losses = {k: float(v) for k, v in st.losses(x).items()}
             save_image(os.path.join(out, c["file"]), deprocess(to_numpy(x)), forbid=inputs)
             c.update(losses=losses, iterations_run=state["iter"], seconds=round(seconds, 3), run=run_no)

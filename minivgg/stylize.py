@@ -248,8 +248,10 @@ def _run(args) -> int:
     total_iters = sum(schedule)
     shapes = [long_side_shape(*content.shape[:2], s) for s in sizes]
     taps = active_taps(args.content_layers, args.style_layers, args.content_weight, args.style_weight)
-    estimate = plan(measure_evaluation(net, shapes[-1], taps), shapes, schedule, max(taps, key=LAYER_NAMES.index),
-                    optimizer=args.optimizer, n_styles=len(styles))
+    # No active layer (alpha = beta = 0) leaves only the TV term: nothing worth timing.
+    estimate = plan(measure_evaluation(net, shapes[-1], taps) if taps else 0.0, shapes, schedule,
+                    max(taps, key=LAYER_NAMES.index) if taps else None, optimizer=args.optimizer,
+                    n_styles=len(styles))
     what = f"{total_iters} iterations at {W}x{H} px" + (f" over {len(sizes)} scales" if multiscale else "")
     say(plan_line(estimate["seconds"], peak, what))
     eta = Eta(schedule, estimate["per_eval"], optimizer=args.optimizer)
@@ -259,7 +261,11 @@ def _run(args) -> int:
         if log:
             final_styles = [resize_image(s, size=style_long_side(args.size, args.size, args.style_scale))
                             for s in working_images(content, styles, args.preserve_color)[1]]
-            log.write(json.dumps({"config": config_dict(args, final, final_styles, net)}) + "\n")
+            # The estimate goes in too: a log is then a recorded trace to check the estimator on.
+            plan_record = {"seconds": round(estimate["seconds"], 3), "eval_seconds": round(estimate["per_eval"][-1], 4),
+                           "peak_bytes": peak}
+            log.write(json.dumps({"config": config_dict(args, final, final_styles, net), "estimate": plan_record})
+                      + "\n")
             log.flush()
         t0 = time.perf_counter()
 

@@ -389,17 +389,20 @@ def build(net, content_rgb, style_rgbs, init="noise", seed: int = 0, **objective
     return st, initial_image(init, content, styles, seed=seed, backend=net.backend)
 
 
-def stylize(content_path, style_paths, size: int | None = None, iterations=DEFAULT_ITERATIONS,
-            content_weight: float = DEFAULT_ALPHA, style_weight: float = DEFAULT_BETA,
-            content_layers=DEFAULT_CONTENT_LAYERS, style_layers=DEFAULT_STYLE_LAYERS,
-            style_layer_weights=None, style_blend=None, tv_weight: float = 0.0, pooling: str = "avg",
-            init="noise", seed: int = 0, optimizer: str = "lbfgs", lr: float = DEFAULT_ADAM_LR,
+def stylize(content_path, style_paths, size: int | None = None, iterations=None,
+            content_weight: float | None = None, style_weight: float | None = None,
+            content_layers=None, style_layers=None,
+            style_layer_weights=None, style_blend=None, tv_weight: float | None = None, pooling: str | None = None,
+            init=None, seed: int | None = None, optimizer: str | None = None, lr: float = DEFAULT_ADAM_LR,
             bounds: bool = False, device: str = "cpu", weights=None, dtype: str = "float32",
             style_size: int | None = None, callback=None, net=None, preserve_color: str | None = None,
             scales=None, levels: int | None = None, style_scale: float | None = None, content_masks=None,
-            plot=None):
+            plot=None, preset: str | None = None):
     """Paint the photo at ``content_path`` in the style of ``style_paths``; returns RGB uint8 ``(H, W, 3)``.
 
+    ``preset``: ``"clean"`` (the default) or ``"paper"`` (:mod:`minivgg.presets`) fills in every one of
+    iterations, content_weight, style_weight, content_layers, style_layers, tv_weight, pooling, init,
+    seed and optimizer left as None; a value given explicitly always wins.
     The content is resized to ``size`` pixels on its long side (default ``DEFAULT_SIZE``), the styles
     to ``style_size`` (default: the same long side). ``net``: an already loaded VGG19 (else loaded
     from ``weights`` with ``pooling``, ``device``, ``dtype``). callback as in :meth:`StyleTransfer.run`
@@ -417,7 +420,15 @@ def stylize(content_path, style_paths, size: int | None = None, iterations=DEFAU
     from .image import load_image
     from .masks import load_mask
     from .multiscale import parse_iterations, resolve_scales
+    from .presets import resolve
     from .vgg import VGG19
+
+    s = resolve(preset, dict(iterations=iterations, content_weight=content_weight, style_weight=style_weight,
+                             content_layers=content_layers, style_layers=style_layers, tv_weight=tv_weight,
+                             pooling=pooling, init=init, seed=seed, optimizer=optimizer))
+    iterations, content_weight, style_weight = s["iterations"], s["content_weight"], s["style_weight"]
+    content_layers, style_layers, tv_weight = s["content_layers"], s["style_layers"], s["tv_weight"]
+    pooling, init, seed, optimizer = s["pooling"], s["init"], s["seed"], s["optimizer"]
 
     if isinstance(style_paths, (str, bytes)) or hasattr(style_paths, "__fspath__"):
         style_paths = [style_paths]

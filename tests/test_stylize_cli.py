@@ -53,11 +53,13 @@ def test_end_to_end_output_log_snapshots_progress(imgs, tiny_weights, tmp_path, 
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     cfg = lines[0]["config"]
     assert cfg["iterations"] == 6 and cfg["style_weight"] == DEFAULT_BETA and cfg["content_layers"] == ["conv4_2"]
+    assert cfg["preset"] == "clean" and cfg["init"] == "content" and cfg["tv_weight"] == 10.0
     rows = lines[1:]
     assert [r["iter"] for r in rows] == list(range(1, len(rows) + 1)) and 3 <= len(rows) <= 6
     for r in rows:
         assert set(r) == {"iter", "loss", "content", "style", "tv", "seconds"}
-        assert r["loss"] == pytest.approx(r["content"] + DEFAULT_BETA * r["style"])
+        # The default preset (clean) adds a TV term of weight 10 to eq. 7.
+        assert r["loss"] == pytest.approx(r["content"] + DEFAULT_BETA * r["style"] + 10.0 * r["tv"])
     assert rows[-1]["loss"] < rows[0]["loss"]
     progress = [line for line in out.splitlines() if line.startswith("iter")]
     assert progress and all("s/iter" in p and "ETA" in p and "style" in p for p in progress)
@@ -196,16 +198,33 @@ def test_real_weights_64px_run_lowers_the_loss(real_weights, tmp_path, capsys):
         assert im.size == (64, 48)
 
 
-def test_a_1x1_content_image_is_refused_before_any_work(tiny_weights, tmp_path, capsys):
+def test_a_small_source_is_upscaled_and_said_so(tiny_weights, tmp_path, capsys):
+    """The size check applies to the image the network sees: a 10x10 icon at --size 32 is upscaled, not refused."""
     from PIL import Image
 
-    one = tmp_path / "one.png"
-    Image.new("RGB", (1, 1)).save(one)
+    icon = tmp_path / "icon.png"
+    Image.new("RGB", (10, 10), (20, 200, 30)).save(icon)
     style = tmp_path / "style.png"
     Image.new("RGB", (40, 30), (200, 10, 10)).save(style)
-    rc, _, err = cli(["--content", str(one), "--style", str(style), "--output", str(tmp_path / "o.png"),
-                      "--weights", str(tiny_weights)], capsys)
-    assert rc == 2 and "1x1 px" in err and len(err.strip().splitlines()) == 1
+    rc, out, err = cli(["--content", str(icon), "--style", str(style), "--output", str(tmp_path / "o.png"),
+                        "--weights", str(tiny_weights), "--size", "32", "--iterations", "2"], capsys)
+    assert rc == 0, err
+    assert "the photo is 10x10 px: upscaled 3.2x to 32 px on its long side" in out
+    assert "upscaled" not in out.split("the photo is")[0]          # the 40 px style is not upscaled
+    with Image.open(tmp_path / "o.png") as im:
+        assert im.size == (32, 32)
+
+
+def test_an_image_too_small_after_resizing_is_refused_before_any_work(tiny_weights, tmp_path, capsys):
+    from PIL import Image
+
+    strip = tmp_path / "strip.png"
+    Image.new("RGB", (400, 20)).save(strip)          # 32 x 2 px at --size 32: too thin for conv5_1
+    style = tmp_path / "style.png"
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(style)
+    rc, _, err = cli(["--content", str(strip), "--style", str(style), "--output", str(tmp_path / "o.png"),
+                      "--weights", str(tiny_weights), "--size", "32"], capsys)
+    assert rc == 2 and "32x2 px after resizing" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o.png").exists()
 
 

@@ -164,6 +164,6 @@ def test_python_api_keywords(imgs, tiny_weights, tmp_path):
     a = stylize_images(net, content, [load_image(imgs["style"])], sizes=(32,), iterations=2, seed=3,
                        content_layers=("conv2_1",), style_layers=("conv1_1",))
     b = stylize(imgs["content"], imgs["style"], size=32, iterations=2, seed=3, net=net, content_layers=("conv2_1",),
-                style_layers=("conv1_1",))
+                style_layers=("conv1_1",), preset="paper")
     assert a.shape == resize_image(content, shape=long_side_shape(24, 32, 32)).shape
     np.testing.assert_array_equal(a, b)
