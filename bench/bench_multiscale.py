@@ -5,7 +5,7 @@
 1. **Single scale** (the baseline): ``--iterations`` L-BFGS iterations at ``--size`` from white noise
    (the paper's setting; ``--init content`` starts from the photo).
 2. **Multi-scale**: the same objective over ``--levels`` sizes (or ``--scales``), smallest first,
-   with the halving iteration schedule (:mod:`minivgg.multiscale`) or ``--coarse-iterations`` at
+   with the halving iteration schedule (:mod:`minivgg.app.multiscale`) or ``--coarse-iterations`` at
    the coarse sizes, then as many iterations at the final size as the baseline.
 
 Both are timed from the start (network loaded and warmed up; building the targets of every scale
@@ -32,7 +32,7 @@ Measured on the idle machine, 2026-11-29 (real weights, Tubingen x Starry Night,
 
 Why: the upsampled coarse result starts the final size at a *higher* loss than 10 iterations from
 noise (at 256 px after 50 at 128 px: 1.7e11 against 6.9e10), and past that the final size's loss
-falls along the same curve as from noise -- the coarse sizes' work is spent, not saved. See :mod:`minivgg.multiscale`.
+falls along the same curve as from noise -- the coarse sizes' work is spent, not saved. See :mod:`minivgg.app.multiscale`.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from minivgg.multiscale import resolve_scales  # noqa: E402
+from minivgg.app.multiscale import resolve_scales  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IMAGES = os.path.join(HERE, "..", "..", "shared", "images")
@@ -101,7 +101,7 @@ def main(argv=None):
                         "halving schedule)")
     p.add_argument("--coarse-iterations", default=None, metavar="N,N,...",
                    help="iterations at each size but the last, smallest first (default: the halving schedule "
-                        "of minivgg.multiscale from --iterations)")
+                        "of minivgg.app.multiscale from --iterations)")
     p.add_argument("--weights", default=None)
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
@@ -112,9 +112,9 @@ def main(argv=None):
     if args.scales is None and args.levels is None:
         args.levels = 3
 
-    from minivgg.image import load_image
-    from minivgg.transfer import (DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, check_scale_sizes,
-                                  stylize_images)
+    from minivgg.app.pictures import load_image
+    from minivgg.objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
+    from minivgg.app.pipeline import check_scale_sizes, stylize_images
     from minivgg.vgg import VGG19
 
     sizes = resolve_scales(size=None if args.scales else args.size, scales=args.scales, levels=args.levels)
@@ -145,7 +145,7 @@ def main(argv=None):
     base, t_base, _ = run(sizes[-1:], args.iterations)
     print(f"  final loss {base[-1][1]:.4e} after {t_base:.1f} s", flush=True)
 
-    from minivgg.multiscale import iteration_schedule
+    from minivgg.app.multiscale import iteration_schedule
     sched = list(iteration_schedule(args.iterations, len(sizes)))
     if args.coarse_iterations:
         coarse = [int(v) for v in args.coarse_iterations.split(",")]
@@ -184,6 +184,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from minivgg.cli import run_main
+    from minivgg.app.cli import run_main
 
     sys.exit(run_main(main, prog="bench/bench_multiscale.py"))

@@ -126,7 +126,7 @@ def child_lbfgs(args) -> dict:
     from minivgg.vgg import VGG19
 
     try:
-        from minivgg.transfer import StyleTransfer
+        from minivgg.objective import StyleTransfer
     except ImportError:
         StyleTransfer = None
     params, _ = load_params(args.random_weights)
@@ -344,6 +344,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from minivgg.cli import run_main
+    from minivgg.app.cli import run_main
 
     sys.exit(run_main(main, prog="bench/bench_vgg.py"))

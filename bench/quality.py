@@ -4,9 +4,9 @@
     python bench/quality.py --pairs chelsea.png:the_scream.jpg --presets clean --set tv_weight=5
 
 For every pair and preset it runs the whole transfer (:func:`minivgg.app.stylize_images` through
-:func:`minivgg.presets.resolve`) and prints one row per checkpoint iteration:
+:func:`minivgg.app.presets.resolve`) and prints one row per checkpoint iteration:
 
-* **grain** -- :func:`minivgg.presets.relative_grain`: the mean absolute difference between
+* **grain** -- :func:`minivgg.app.presets.relative_grain`: the mean absolute difference between
   neighbouring pixels of the result (RGB, 0..255), divided by the larger of the photo's and the
   painting's at the same size. About 1 means "no busier than its sources"; the paper's white-noise
   start leaves single-pixel speckle that pushes it to 1.2-2.6.
@@ -73,9 +73,9 @@ def main(argv=None) -> int:
 
     import numpy as np
 
-    from minivgg.transfer import finish_image, stylize_images
-    from minivgg.image import load_image, long_side_shape, resize_image, save_image
-    from minivgg.presets import grain, resolve
+    from minivgg.app.pipeline import finish_image, stylize_images
+    from minivgg.app.pictures import load_image, long_side_shape, resize_image, save_image
+    from minivgg.app.presets import grain, resolve
     from minivgg.vgg import VGG19
 
     overrides = parse_set(args.set)
@@ -128,7 +128,7 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
     if args.sheet:
-        from minivgg.sheet import contact_sheet
+        from minivgg.app.sheet import contact_sheet
 
         rgb, _ = contact_sheet(sheet_rows, row_labels=[r.split(":")[0].rsplit(".", 1)[0] for r in rows],
                                col_labels=["photo", "painting", *args.presets],

@@ -2,10 +2,19 @@
 
 The public API::
 
-    from minivgg import VGG19, load_image, preprocess, deprocess, StyleTransfer, stylize
+    from minivgg import VGG19, load_image, preprocess, deprocess, StyleTransfer, stylize_files
 
-    net = VGG19.load()                                        # weights/vgg19.npz (python -m minivgg.weights fetch)
-    rgb = stylize("photo.jpg", ["painting.jpg"], size=256)    # RGB uint8 (H, W, 3)
+    net = VGG19.load()                                              # weights/vgg19.npz (python -m minivgg.weights fetch)
+    rgb = stylize_files("photo.jpg", ["painting.jpg"], size=256)    # RGB uint8 (H, W, 3)
+
+The layout: the book (``layers``, ``gradcheck``, ``vgg``, ``losses``, ``objective``, ``optim``,
+``image``, ``backend``) is what a reader learns backpropagation from; ``fast`` is the engine room
+(faster convolutions), ``machine`` the process tuning and the memory and cost models, ``app`` the
+picture pipeline. The commands are ``python -m minivgg.stylize``, ``.reconstruct``, ``.weights``,
+``.gradcheck`` and ``.vgg summary``; ``python -m minivgg`` lists them.
+
+The file-level function is ``stylize_files``, not ``stylize``: ``minivgg.stylize`` is the command's
+module, and after ``import minivgg.stylize`` a function of that name would be shadowed by it.
 """
 
 import importlib
@@ -16,8 +25,10 @@ __version__ = "0.1.0"
 # .vgg, .stylize) would otherwise find its own module already imported by the package and warn.
 _EXPORTS = {
     "VGG19": "vgg",
-    "load_image": "image", "preprocess": "image", "deprocess": "image", "save_image": "image",
-    "StyleTransfer": "transfer", "stylize": "transfer",
+    "preprocess": "image", "deprocess": "image",
+    "load_image": "app.pictures", "save_image": "app.pictures",
+    "StyleTransfer": "objective",
+    "stylize_files": "app.pipeline", "stylize_images": "app.pipeline",
 }
 
 __all__ = list(_EXPORTS)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from .cli import run_main
+from .app.cli import run_main
 from .errors import UsageError
 
 PROG = "python -m minivgg"

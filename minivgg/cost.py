@@ -110,7 +110,7 @@ def format_table(rows) -> str:
 
 def summary_main(argv=None) -> int:
     """``python -m minivgg.vgg summary --size N [--upto conv5_1]``."""
-    from .cli import ArgumentParser, positive_int
+    from .app.cli import ArgumentParser, positive_int
     from .vgg import LAYER_NAMES
 
     parser = ArgumentParser(prog="python -m minivgg.vgg",

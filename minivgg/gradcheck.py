@@ -266,7 +266,7 @@ def suite_cases(seed: int = 0):
 def _loss_cases(rng, params):
     """The losses of eq. 1, 4 and TV (w.r.t. their input), and the whole eq. 7 objective w.r.t. the image."""
     from .losses import content_loss, gram, masked_style_layer_loss, style_layer_loss, tv_loss
-    from .transfer import StyleTransfer
+    from .objective import StyleTransfer
     from .vgg import VGG19
 
     F = np.abs(rng.standard_normal((4, 5, 6)))          # a tap: ReLU outputs are >= 0
@@ -347,7 +347,7 @@ def _winograd_cases(rng, params, taps):
 
 
 def main(argv=None) -> int:
-    from .cli import ArgumentParser
+    from .app.cli import ArgumentParser
 
     parser = ArgumentParser(prog="python -m minivgg.gradcheck",
                             description="Finite-difference checks of every backward pass in minivgg (float64).")
@@ -370,6 +370,6 @@ def main(argv=None) -> int:
 if __name__ == "__main__":
     import sys
 
-    from .cli import run_main
+    from .app.cli import run_main
 
     sys.exit(run_main(main, prog="python -m minivgg.gradcheck"))

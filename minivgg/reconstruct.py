@@ -56,12 +56,13 @@ import sys
 import time
 from pathlib import Path
 
-from .atomic import atomic_write, check_outputs, create_folders
-from .cli import ArgumentParser, positive_float, run_main
+from .app.atomic import atomic_write, check_outputs, create_folders
+from .app.cli import ArgumentParser, positive_float, run_main
 from .errors import MinivggError, UsageError
-from .options import add_run_options, layer_list
-from .progress import fmt_duration, iteration_line
-from .transfer import DEFAULT_BETA, DEFAULT_STYLE_LAYERS, INITS, NOISE_STD
+from .app.options import add_run_options, layer_list
+from .app.progress import fmt_duration, iteration_line
+from .objective import DEFAULT_BETA, DEFAULT_STYLE_LAYERS
+from .app.pipeline import INITS, NOISE_STD
 from .vgg import LAYER_NAMES, check_layer_names, min_input_size
 
 PROG = "python -m minivgg.reconstruct"
@@ -262,7 +263,7 @@ def _write_json(path: str, data: dict) -> None:
 def _load_image_for(path, size, layers, what, device="cpu"):
     """The picture at ``path`` resized to long side ``size``; UsageError first if it would then be too
     small for the deepest of ``layers`` or too big for the memory of ``device``."""
-    from .image import load_image, long_side_shape, resize_image
+    from .app.pictures import load_image, long_side_shape, resize_image
     from .memory import check_fits
 
     rgb = load_image(str(path))
@@ -288,11 +289,13 @@ def main(argv=None) -> int:
 def _run(args, cells) -> int:
     from .backend import get_backend, to_numpy
     from .cost import unit_flop
-    from .estimate import Eta, expected_evaluations, measure_evaluation, plan_line
+    from .app.estimate import Eta, expected_evaluations, measure_evaluation, plan_line
     from .memory import step_bytes
-    from .image import check_output_path, deprocess, load_image, preprocess, save_image
-    from .sheet import contact_sheet
-    from .transfer import StyleTransfer, initial_image
+    from .app.pictures import check_output_path, load_image, save_image
+    from .image import deprocess, preprocess
+    from .app.sheet import contact_sheet
+    from .objective import StyleTransfer
+    from .app.pipeline import initial_image
     from .vgg import VGG19
 
     mode, out = args.mode, args.output_dir

@@ -19,14 +19,15 @@ import sys
 import time
 from pathlib import Path
 
-from .cli import ArgumentParser, nonnegative_float, positive_float, positive_int, run_main
-from .options import add_run_options, layer_list
-from .progress import fmt_duration, iteration_line
+from .app.cli import ArgumentParser, nonnegative_float, positive_float, positive_int, run_main
+from .app.options import add_run_options, layer_list
+from .app.progress import fmt_duration, iteration_line
 from .errors import MinivggError, UsageError
-from .atomic import check_outputs, check_writable_destination, create_folders
-from .presets import DEFAULT_PRESET, PRESET_KEYS, PRESETS, preset_text
-from .presets import resolve as resolve_preset
-from .transfer import DEFAULT_SIZE, INITS, NOISE_STD, PRESERVE_COLOR
+from .app.atomic import check_outputs, check_writable_destination, create_folders
+from .app.presets import DEFAULT_PRESET, PRESET_KEYS, PRESETS, preset_text
+from .app.presets import resolve as resolve_preset
+from .app.pipeline import DEFAULT_SIZE, INITS, NOISE_STD
+from .app.color import PRESERVE_MODES as PRESERVE_COLOR
 from .vgg import check_layer_names
 
 PROG = "python -m minivgg.stylize"
@@ -133,7 +134,7 @@ def validate(args):
             raise UsageError(f"--style-blend has {len(args.style_blend)} values for {len(args.style)} style images")
         if sum(args.style_blend) <= 0:
             raise UsageError("--style-blend weights sum to 0")
-    from .multiscale import parse_iterations, resolve_scales
+    from .app.multiscale import parse_iterations, resolve_scales
 
     if args.scales is None and args.size is None:
         args.size = DEFAULT_SIZE
@@ -157,7 +158,7 @@ def validate(args):
                                                                           sum(args.schedule))], inputs)
     args.inputs = [p for _, p in inputs]
     if args.plot:
-        from .plot import check_plot_path
+        from .app.plot import check_plot_path
 
         check_plot_path(args.plot)
     if args.log:
@@ -195,17 +196,18 @@ def main(argv=None) -> int:
 
 def _run(args) -> int:
     from .backend import get_backend
-    from .image import check_output_path, load_image, long_side_shape, resize_image, save_image
-    from .masks import load_mask
-    from .estimate import Eta, measure_evaluation, plan, plan_line
-    from .transfer import active_taps, check_scale_sizes, finish_image, stylize_images, style_long_side, working_images
+    from .app.pictures import check_output_path, load_image, long_side_shape, resize_image, save_image
+    from .app.masks import load_mask
+    from .app.estimate import Eta, measure_evaluation, plan, plan_line
+    from .objective import active_taps
+    from .app.pipeline import check_scale_sizes, finish_image, stylize_images, style_long_side, working_images
     from .vgg import LAYER_NAMES, VGG19
 
     check_output_path(args.output, forbid=args.inputs)
     if args.save_every:
         check_output_path(snapshot_path(args.output, args.save_every), forbid=args.inputs)
     if args.plot:
-        from .plot import require_matplotlib
+        from .app.plot import require_matplotlib
 
         require_matplotlib()                      # before the run, not after it
     get_backend(args.device)                      # no CuPy -> one line, before any file is read
@@ -324,7 +326,7 @@ def _run(args) -> int:
 
 
 def _write_plot(path, history, show_tv: bool):
-    from .plot import plot_losses
+    from .app.plot import plot_losses
 
     plot_losses(history, path, show_tv=show_tv,
                 title="style transfer losses (total = alpha content + beta style + tv_weight TV)")

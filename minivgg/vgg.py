@@ -168,6 +168,6 @@ def main(argv=None) -> int:
 if __name__ == "__main__":
     import sys
 
-    from .cli import run_main
+    from .app.cli import run_main
 
     sys.exit(run_main(main, prog="python -m minivgg.vgg"))

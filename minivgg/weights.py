@@ -45,8 +45,8 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from .atomic import atomic_write, check_outputs
-from .cli import ArgumentParser, run_main
+from .app.atomic import atomic_write, check_outputs
+from .app.cli import ArgumentParser, run_main
 from .errors import MinivggError, UsageError
 
 BLOCK_SIZES = (2, 2, 4, 4, 4)
@@ -118,7 +118,7 @@ def _fetch_hint(path: Path | None) -> str:
 def _make_meta(source: str, source_md5: str | None) -> dict:
     """The metadata stored with every converted file: what the network expects as input, and where
     the numbers came from (``source_md5`` lets ``fetch`` recognise a verified file)."""
-    from .image import MEAN_BGR  # lazy: image.py pulls in Pillow, which loading weights does not need
+    from .image import MEAN_BGR
 
     return {"format_version": FORMAT_VERSION, "channel_order": "BGR",
             "mean": [float(m) for m in MEAN_BGR], "source": source, "source_md5": source_md5,

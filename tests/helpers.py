@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 
-from minivgg.cli import run_main
+from minivgg.app.cli import run_main
 
 
 def call_cli(main, argv, capsys, prog=None):

@@ -1,4 +1,4 @@
-"""The run-time estimate (minivgg.estimate): the plan before iteration 1 and the ETA during the run,
+"""The run-time estimate (minivgg.app.estimate): the plan before iteration 1 and the ETA during the run,
 checked on made-up traces and on traces recorded from real runs (tests/data/eta_traces.json; no timing
 happens in these tests)."""
 
@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from minivgg.estimate import (LBFGS_EXTRA_EVALS, LONG_RUN_SECONDS, Eta, expected_evaluations, plan, plan_line,
-                              step_flop)
+from minivgg.app.estimate import LBFGS_EXTRA_EVALS, LONG_RUN_SECONDS, Eta, expected_evaluations, plan, plan_line, step_flop
 
 TRACES = json.loads((Path(__file__).parent / "data" / "eta_traces.json").read_text())
 

@@ -6,18 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from minivgg import image as mimage
+from minivgg.app import pictures as mimage
 from minivgg.backend import get_backend
 from minivgg.errors import MinivggError, UsageError
-from minivgg.image import (
-    MEAN_BGR,
-    check_output_path,
-    deprocess,
-    load_image,
-    preprocess,
-    resize_image,
-    save_image,
-)
+from minivgg.image import MEAN_BGR, deprocess, preprocess
+from minivgg.app.pictures import check_output_path, load_image, resize_image, save_image
 
 
 def _save(img, tmp_path, name, **kw):

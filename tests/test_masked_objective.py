@@ -7,7 +7,7 @@ import pytest
 from minivgg.errors import UsageError
 from minivgg.gradcheck import check_gradient, tiny_params
 from minivgg.losses import masked_style_layer_loss, style_layer_loss
-from minivgg.transfer import StyleTransfer, style_targets_and_masks
+from minivgg.objective import StyleTransfer, style_targets_and_masks
 from minivgg.vgg import VGG19
 
 STYLE = ("conv1_1", "conv2_1", "conv3_1")

@@ -5,7 +5,8 @@ import pytest
 
 from minivgg.errors import UsageError
 from minivgg.gradcheck import tiny_params
-from minivgg.masks import layer_masks, load_mask, mask_to_float, resize_mask
+from minivgg.objective import layer_masks, mask_to_float
+from minivgg.app.masks import load_mask, resize_mask
 from minivgg.vgg import VGG19
 
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from minivgg.errors import UsageError
-from minivgg.image import deprocess, preprocess, resize_image
-from minivgg.multiscale import (MIN_SCALE_ITERATIONS, iteration_schedule, level_sizes, parse_iterations, parse_scales,
-                                resolve_scales, upsample_init)
+from minivgg.image import deprocess, preprocess
+from minivgg.app.pictures import resize_image
+from minivgg.app.multiscale import MIN_SCALE_ITERATIONS, iteration_schedule, level_sizes, parse_iterations, parse_scales, resolve_scales, upsample_init
 
 
 def test_parse_scales():

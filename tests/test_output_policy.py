@@ -14,7 +14,7 @@ from PIL import Image
 
 from helpers import call_cli
 from minivgg import weights as wmod
-from minivgg.atomic import check_outputs, same_file
+from minivgg.app.atomic import check_outputs, same_file
 from minivgg.errors import UsageError
 from minivgg.reconstruct import PROG as RECONSTRUCT, main as reconstruct_main
 from minivgg.stylize import PROG as STYLIZE, main as stylize_main

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from minivgg.errors import MinivggError, UsageError
-from minivgg.plot import check_plot_path, plot_losses, require_matplotlib
+from minivgg.app.plot import check_plot_path, plot_losses, require_matplotlib
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

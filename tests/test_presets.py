@@ -1,4 +1,4 @@
-"""Presets (``--preset``, ``stylize(preset=)``) and the grain measure that chose the default one."""
+"""Presets (``--preset``, ``stylize_files(preset=)``) and the grain measure that chose the default one."""
 
 import json
 
@@ -8,7 +8,7 @@ from PIL import Image
 
 from helpers import call_cli
 from minivgg.errors import UsageError
-from minivgg.presets import DEFAULT_PRESET, PRESET_KEYS, PRESETS, grain, relative_grain, resolve
+from minivgg.app.presets import DEFAULT_PRESET, PRESET_KEYS, PRESETS, grain, relative_grain, resolve
 from minivgg.stylize import PROG, main
 
 
@@ -79,21 +79,21 @@ def test_explicit_flags_override_the_preset(imgs, tiny_weights, tmp_path, capsys
 
 
 def test_the_python_api_takes_the_same_presets(imgs, tiny_weights):
-    from minivgg.transfer import stylize
+    from minivgg.app.pipeline import stylize_files
     from minivgg.vgg import VGG19
 
     net = VGG19.load(tiny_weights)
     kw = dict(size=32, iterations=2, net=net)
-    default = stylize(imgs["content"], imgs["style"], **kw)
-    clean = stylize(imgs["content"], imgs["style"], preset="clean", **kw)
-    spelled = stylize(imgs["content"], imgs["style"], init="content", tv_weight=PRESETS["clean"]["tv_weight"],
+    default = stylize_files(imgs["content"], imgs["style"], **kw)
+    clean = stylize_files(imgs["content"], imgs["style"], preset="clean", **kw)
+    spelled = stylize_files(imgs["content"], imgs["style"], init="content", tv_weight=PRESETS["clean"]["tv_weight"],
                       preset="paper", **kw)
-    paper = stylize(imgs["content"], imgs["style"], preset="paper", **kw)
+    paper = stylize_files(imgs["content"], imgs["style"], preset="paper", **kw)
     np.testing.assert_array_equal(default, clean)
     np.testing.assert_array_equal(clean, spelled)
     assert not np.array_equal(clean, paper)
     with pytest.raises(UsageError):
-        stylize(imgs["content"], imgs["style"], preset="nope", **kw)
+        stylize_files(imgs["content"], imgs["style"], preset="nope", **kw)
 
 
 def test_help_lists_the_presets(capsys):

@@ -11,7 +11,7 @@ from PIL import Image
 
 from helpers import call_cli, interrupt_when
 from minivgg.reconstruct import PROG, main, plan_cells, ratio_text, set_label
-from minivgg.transfer import DEFAULT_BETA, StyleTransfer
+from minivgg.objective import DEFAULT_BETA, StyleTransfer
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "images"
@@ -200,7 +200,8 @@ def test_bad_paths_and_grid_flags(imgs, tiny_weights, tmp_path, capsys):
 
 def test_cells_use_the_stylize_objective(imgs, tiny_weights, capsys):
     """A content cell's recorded loss is StyleTransfer's content loss at the written image (up to 8-bit rounding)."""
-    from minivgg.image import load_image, preprocess
+    from minivgg.app.pictures import load_image
+    from minivgg.image import preprocess
     from minivgg.vgg import VGG19
 
     assert cli(args_for("content", imgs, tiny_weights, "--layers", "conv2_1", "--quiet", iterations=20), capsys)[0] == 0

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from minivgg.sheet import contact_sheet
+from minivgg.app.sheet import contact_sheet
 
 
 def _img(h, w, colour):

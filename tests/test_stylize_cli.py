@@ -13,7 +13,7 @@ from PIL import Image
 
 from helpers import call_cli, interrupt_when
 from minivgg.stylize import PROG, main
-from minivgg.transfer import DEFAULT_BETA
+from minivgg.objective import DEFAULT_BETA
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "images"
@@ -232,12 +232,12 @@ def test_interrupt_before_the_first_iteration_says_nothing_was_written(imgs, tin
                                                                         monkeypatch):
     import signal
 
-    import minivgg.transfer
+    import minivgg.app.pipeline
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(minivgg.transfer, "stylize_images", interrupted)
+    monkeypatch.setattr(minivgg.app.pipeline, "stylize_images", interrupted)
     monkeypatch.setattr(signal, "signal", lambda *a: None)      # the handler stays pytest's
     rc, _, err = cli(args_for(imgs, tiny_weights, "--quiet"), capsys)
     assert rc == 130

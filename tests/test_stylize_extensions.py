@@ -1,5 +1,5 @@
 """The issue-7 extensions end to end, on tiny images with tiny random weights: --preserve-color,
---scales/--levels, --style-scale, --content-mask, --plot, and the matching stylize() keywords."""
+--scales/--levels, --style-scale, --content-mask, --plot, and the matching stylize_files() keywords."""
 
 import json
 import sys
@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 
 from helpers import call_cli
-from minivgg.color import rgb_to_yiq
-from minivgg.image import load_image, long_side_shape, resize_image
+from minivgg.app.color import rgb_to_yiq
+from minivgg.app.pictures import load_image, long_side_shape, resize_image
 from minivgg.stylize import PROG, main
-from minivgg.transfer import stylize, stylize_images, style_long_side
+from minivgg.app.pipeline import stylize_files, stylize_images, style_long_side
 from minivgg.vgg import VGG19
 from minivgg.weights import load_weights
 
@@ -154,7 +154,7 @@ def test_python_api_keywords(imgs, tiny_weights, tmp_path):
     net = VGG19(load_weights(tiny_weights, dtype="float32")[0])
     kw = dict(net=net, iterations=2, content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_1"))
     seen = []
-    out = stylize(imgs["content"], [imgs["style"], imgs["style2"]], scales=(16, 32), preserve_color="luminance",
+    out = stylize_files(imgs["content"], [imgs["style"], imgs["style2"]], scales=(16, 32), preserve_color="luminance",
                   style_scale=0.75, content_masks=[imgs["mask"], imgs["mask2"]], plot=tmp_path / "api.png",
                   callback=lambda it, x, parts: seen.append(parts["size"]), **kw)
     assert out.shape == (24, 32, 3) and out.dtype == np.uint8
@@ -163,7 +163,7 @@ def test_python_api_keywords(imgs, tiny_weights, tmp_path):
     content = load_image(imgs["content"])
     a = stylize_images(net, content, [load_image(imgs["style"])], sizes=(32,), iterations=2, seed=3,
                        content_layers=("conv2_1",), style_layers=("conv1_1",))
-    b = stylize(imgs["content"], imgs["style"], size=32, iterations=2, seed=3, net=net, content_layers=("conv2_1",),
+    b = stylize_files(imgs["content"], imgs["style"], size=32, iterations=2, seed=3, net=net, content_layers=("conv2_1",),
                 style_layers=("conv1_1",), preset="paper")
     assert a.shape == resize_image(content, shape=long_side_shape(24, 32, 32)).shape
     np.testing.assert_array_equal(a, b)

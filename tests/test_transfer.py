@@ -7,7 +7,7 @@ from minivgg.errors import MinivggError, UsageError
 from minivgg.gradcheck import check_gradient, tiny_params
 from minivgg.losses import gram
 from minivgg.optim import adam, lbfgs, pixel_bounds
-from minivgg.transfer import DEFAULT_STYLE_LAYERS, StyleTransfer
+from minivgg.objective import DEFAULT_STYLE_LAYERS, StyleTransfer
 from minivgg.vgg import VGG19
 
 
@@ -213,13 +213,13 @@ def test_optimisers_stop_on_nan():
 
 
 # ---------------------------------------------------------------------------------------------
-# Initial images and the one-call stylize()
+# Initial images and the one-call stylize_files()
 # ---------------------------------------------------------------------------------------------
 def test_initial_images(tmp_path):
     from PIL import Image
 
     from minivgg.image import preprocess
-    from minivgg.transfer import NOISE_STD, initial_image
+    from minivgg.app.pipeline import NOISE_STD, initial_image
 
     rng = np.random.default_rng(0)
     content = preprocess(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8))
@@ -243,13 +243,13 @@ def test_initial_images(tmp_path):
 def test_stylize_one_call(params, tmp_path):
     from PIL import Image
 
-    from minivgg.transfer import stylize
+    from minivgg.app.pipeline import stylize_files
 
     rng = np.random.default_rng(1)
     Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(tmp_path / "c.png")
     Image.fromarray(rng.integers(0, 256, (40, 20, 3), dtype=np.uint8)).save(tmp_path / "s.png")
     net = VGG19(params, dtype="float32")
-    out = stylize(tmp_path / "c.png", tmp_path / "s.png", size=32, iterations=3, net=net)
+    out = stylize_files(tmp_path / "c.png", tmp_path / "s.png", size=32, iterations=3, net=net)
     assert out.shape == (24, 32, 3) and out.dtype == np.uint8
     with pytest.raises(UsageError, match="too small for layer conv5_1"):
-        stylize(tmp_path / "c.png", [tmp_path / "s.png"], size=12, iterations=3, net=net)
+        stylize_files(tmp_path / "c.png", [tmp_path / "s.png"], size=12, iterations=3, net=net)

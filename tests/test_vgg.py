@@ -114,7 +114,8 @@ def tubingen_128():
     path = SHARED / "tubingen.jpg"
     if not path.is_file():
         pytest.skip(f"{path} not found (the project's shared test images sit beside the checkout)")
-    from minivgg.image import load_image, preprocess
+    from minivgg.app.pictures import load_image
+    from minivgg.image import preprocess
     return preprocess(load_image(path, size=128))
 
 

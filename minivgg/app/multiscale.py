@@ -43,7 +43,7 @@ import math
 
 import numpy as np
 
-from .errors import UsageError
+from ..errors import UsageError
 
 #: The fewest iterations any size but the smallest gets under the halving rule.
 MIN_SCALE_ITERATIONS = 20
@@ -151,8 +151,9 @@ def upsample_init(x_prev, new_shape):
     ``(3, h, w)`` (NumPy or CuPy, any float dtype) -> ``(3, H, W)`` of the same array module and dtype.
     ``new_shape`` may also be ``(3, H, W)``. Resizing is :func:`minivgg.image.resize_image` (LANCZOS).
     """
-    from .backend import get_array_module, to_numpy
-    from .image import deprocess, preprocess, resize_image
+    from ..backend import get_array_module, to_numpy
+    from ..image import deprocess, preprocess
+    from .pictures import resize_image
 
     shape = tuple(int(s) for s in new_shape)
     if len(shape) == 3 and shape[0] == 3:

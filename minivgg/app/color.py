@@ -63,7 +63,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import UsageError
+from ..errors import UsageError
 
 #: RGB -> YIQ (NTSC 1953 colorimetry as revised by the FCC in 1987); rows Y, I, Q.
 RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114],

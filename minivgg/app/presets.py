@@ -8,17 +8,20 @@
   (``bench/quality.py``, numbers in bench/README.md).
 
 A preset only fills in settings the caller left unset: an explicit flag or keyword always wins.
-:class:`~minivgg.transfer.StyleTransfer` stays the pure objective; it knows nothing of presets.
+:class:`~minivgg.objective.StyleTransfer` stays the pure objective; it knows nothing of presets.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .errors import UsageError
-from .transfer import DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_CONTENT_LAYERS, DEFAULT_ITERATIONS, DEFAULT_STYLE_LAYERS
+from ..errors import UsageError
+from ..objective import DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
 
-# The objective's own defaults are the paper's (see minivgg.transfer).
+#: The paper does not say how many L-BFGS iterations it ran; 500 is what the anchors use at 512 px.
+DEFAULT_ITERATIONS = 500
+
+# The objective's own defaults are the paper's (see minivgg.objective).
 _PAPER = dict(init="noise", seed=0, content_weight=DEFAULT_ALPHA, style_weight=DEFAULT_BETA, tv_weight=0.0,
               pooling="avg", optimizer="lbfgs", content_layers=DEFAULT_CONTENT_LAYERS,
               style_layers=DEFAULT_STYLE_LAYERS, iterations=DEFAULT_ITERATIONS)
@@ -28,7 +31,7 @@ PRESETS = {
     "paper": dict(_PAPER),
 }
 DEFAULT_PRESET = "clean"
-#: The settings a preset fills in (the command line's dest names, :func:`minivgg.transfer.stylize`'s keywords).
+#: The settings a preset fills in (the command line's dest names, :func:`minivgg.app.pipeline.stylize_files`'s keywords).
 PRESET_KEYS = tuple(_PAPER)
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 
 from .atomic import atomic_write, check_writable_destination
-from .errors import MinivggError, UsageError
+from ..errors import MinivggError, UsageError
 
 INSTALL_HINT = "pip install 'minivgg[plot]' (or: pip install matplotlib)"
 CURVES = (("total", "total (minimised)"), ("content", "content L_c"), ("style", "style L_s"), ("tv", "TV"))

@@ -15,7 +15,7 @@ import argparse
 import os
 import sys
 
-from .errors import MinivggError, UsageError
+from ..errors import MinivggError, UsageError
 
 
 def error_line(exc: BaseException) -> str:

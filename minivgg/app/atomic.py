@@ -15,7 +15,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 
-from .errors import MinivggError, UsageError
+from ..errors import MinivggError, UsageError
 
 
 def _umask() -> int:

@@ -35,7 +35,7 @@ def expected_evaluations(iterations: int, optimizer: str = "lbfgs") -> int:
 
 def step_flop(hw, upto: str) -> float:
     """FLOP of one evaluation (forward and input gradient) through VGG19 to ``upto`` at ``hw = (H, W)``."""
-    from .cost import layer_costs
+    from ..cost import layer_costs
 
     return sum(r.flop_forward + r.flop_dx for r in layer_costs(tuple(hw), upto))
 
