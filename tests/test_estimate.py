@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from minivgg.app.estimate import LBFGS_EXTRA_EVALS, LONG_RUN_SECONDS, Eta, expected_evaluations, plan, plan_line, step_flop
+from minivgg.app.estimate import (LBFGS_EXTRA_EVALS, LONG_RUN_SECONDS, STEP_OVERHEAD, Eta, expected_evaluations, plan,
+                                  plan_line, step_flop)
 
 TRACES = json.loads((Path(__file__).parent / "data" / "eta_traces.json").read_text())
 
@@ -20,7 +21,7 @@ def test_expected_evaluations():
 def test_plan_prices_coarser_scales_by_their_flop():
     one = plan(2.0, [(96, 128)], [50], "conv5_1", n_styles=1)
     assert one["per_eval"] == [2.0]
-    assert one["seconds"] == pytest.approx(2.0 * (50 + LBFGS_EXTRA_EVALS + 0.4 * 2))
+    assert one["seconds"] == pytest.approx(2.0 * (STEP_OVERHEAD * (50 + LBFGS_EXTRA_EVALS) + 0.4 * 2))
     two = plan(2.0, [(48, 64), (96, 128)], [50, 50], "conv5_1")
     ratio = step_flop((48, 64), "conv5_1") / step_flop((96, 128), "conv5_1")
     assert ratio == pytest.approx(0.25)
@@ -37,9 +38,9 @@ def test_plan_line_says_plainly_when_a_run_is_long():
 
 def test_eta_ignores_the_first_iteration_and_follows_the_recent_rate():
     # Iteration 1 takes 10 s (warm-up and the first line search), then 1 s each.
-    eta = Eta([100], [1.0])
+    eta = Eta([100], [1.0 / STEP_OVERHEAD])
     per, left = eta.update(0, 1, now=10.0)
-    assert per == 1.0 and left == 99.0                    # the plan's rate, not 10 s/iter
+    assert per == pytest.approx(1.0) and left == pytest.approx(99.0)      # the plan's rate, not 10 s/iter
     for it in range(2, 21):
         per, left = eta.update(0, it, now=10.0 + (it - 1))
     assert per == pytest.approx(1.0) and left == pytest.approx(80.0)
@@ -51,14 +52,14 @@ def test_eta_ignores_the_first_iteration_and_follows_the_recent_rate():
     assert per == pytest.approx(2.0) and left == pytest.approx(120.0)
 
 
-def test_eta_prices_later_scales_at_the_speed_seen_now():
+def test_eta_prices_later_scales_by_the_plan():
     eta = Eta([10, 10], [0.25, 1.0])
     for it in range(1, 6):
-        per, left = eta.update(0, it, now=0.5 * it)         # twice as slow as planned
+        per, left = eta.update(0, it, now=0.5 * it)         # the small scale runs slower than planned
     assert per == pytest.approx(0.5)
-    assert left == pytest.approx(0.5 * 5 + 2.0 * (10 + LBFGS_EXTRA_EVALS + 0.8))
-    per, left = eta.update(1, 1, now=100.0)                 # a new scale: its own window
-    assert per == 1.0 and left == pytest.approx(9.0)
+    assert left == pytest.approx(0.5 * 5 + 1.0 * (STEP_OVERHEAD * (10 + LBFGS_EXTRA_EVALS) + 0.8))
+    per, left = eta.update(1, 1, now=100.0)                 # a new scale: its own window, the plan until then
+    assert per == pytest.approx(STEP_OVERHEAD) and left == pytest.approx(9 * STEP_OVERHEAD)
 
 
 def _replay(trace):

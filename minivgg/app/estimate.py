@@ -24,6 +24,10 @@ from collections import deque
 LBFGS_EXTRA_EVALS = 12
 #: A forward pass alone (a style target) costs about this fraction of an evaluation.
 FORWARD_FRACTION = 0.4
+#: An evaluation inside a run costs more than the lone one that is timed: SciPy's own work, the
+#: callback, and caches and memory that the optimiser's arrays disturb. Recorded runs (256 and
+#: 512 px, 2026-11-29) spent 1.15-1.5x the timed evaluation per evaluation; this is their middle.
+STEP_OVERHEAD = 1.3
 #: A run estimated to take longer than this is announced as long, plainly.
 LONG_RUN_SECONDS = 600
 
@@ -65,12 +69,12 @@ def plan(eval_seconds: float, shapes, schedule, upto: str, optimizer: str = "lbf
 
     eval_seconds: seconds of one evaluation at ``shapes[-1]``; shapes: ``(H, W)`` per scale, smallest
     first; schedule: iterations per scale; upto: the deepest tap (None: no layer). Returns ``{"seconds": total,
-    "per_eval": [seconds of one evaluation at each scale]}``; the total includes building the
-    targets (one forward pass of the content and of each style per scale).
+    "per_eval": [seconds of one timed evaluation at each scale]}``; the total includes building the
+    targets (one forward pass of the content and of each style per scale) and ``STEP_OVERHEAD``.
     """
     flops = [step_flop(hw, upto) if upto else 0.0 for hw in shapes]
     per_eval = [eval_seconds * f / flops[-1] if flops[-1] else eval_seconds for f in flops]
-    seconds = sum(s * (expected_evaluations(n, optimizer) + FORWARD_FRACTION * (1 + n_styles))
+    seconds = sum(s * (STEP_OVERHEAD * expected_evaluations(n, optimizer) + FORWARD_FRACTION * (1 + n_styles))
                   for s, n in zip(per_eval, schedule))
     return {"seconds": seconds, "per_eval": per_eval}
 
@@ -79,7 +83,8 @@ class Eta:
     """Remaining time of a run of ``schedule`` iterations per scale, from the recent iteration rate.
 
     per_eval: the planned seconds of one evaluation at each scale (:func:`plan`), used until the
-    current scale has shown its own rate, and to price the scales still to come relative to it.
+    current scale has shown its own rate, and to price the scales still to come (at the plan's
+    rate: a small scale's own rate says little about a larger one, where the fixed costs matter less).
     Call :meth:`update` at the end of every iteration; it returns ``(seconds per iteration,
     seconds left)``.
     """
@@ -103,13 +108,11 @@ class Eta:
             (i0, t0), (i1, t1) = self.times[0], self.times[-1]
             per_iter = (t1 - t0) / (i1 - i0)
         else:                                        # nothing but iteration 1 seen: the plan's rate
-            per_iter = self.per_eval[k]
-        # Later scales: this scale's observed speed relative to the plan, applied to their plan.
-        speed = per_iter / self.per_eval[k] if self.per_eval[k] > 0 else 1.0
+            per_iter = STEP_OVERHEAD * self.per_eval[k]
         left = per_iter * (self.schedule[k] - iteration)
         for j in range(k + 1, len(self.schedule)):
-            left += speed * self.per_eval[j] * (expected_evaluations(self.schedule[j], self.optimizer)
-                                                + FORWARD_FRACTION * 2)
+            left += self.per_eval[j] * (STEP_OVERHEAD * expected_evaluations(self.schedule[j], self.optimizer)
+                                        + FORWARD_FRACTION * 2)
         return per_iter, max(0.0, left)
 
 
@@ -124,5 +127,5 @@ def plan_line(seconds: float, peak_bytes: int, what: str) -> str:
     return line
 
 
-__all__ = ["LBFGS_EXTRA_EVALS", "LONG_RUN_SECONDS", "expected_evaluations", "step_flop", "measure_evaluation",
+__all__ = ["STEP_OVERHEAD", "LBFGS_EXTRA_EVALS", "LONG_RUN_SECONDS", "expected_evaluations", "step_flop", "measure_evaluation",
            "plan", "Eta", "plan_line"]
