@@ -69,20 +69,15 @@ def gemm_peak(xp, n: int = 2048, repeats: int = 7) -> float:
 
 def load_params(random: bool = False):
     """(params, where from): the real weights if present, else random ones of the real shapes."""
-    from minivgg.cost import VGG19_WIDTHS
-    from minivgg.vgg import LAYER_NAMES
+    from minivgg.architecture import VGG19_CHANNELS, random_params
 
     if WEIGHTS.exists() and not random:
         from minivgg.weights import load_weights
 
         params, _ = load_weights(WEIGHTS, dtype="float32")
         return params, f"weights: {WEIGHTS.relative_to(ROOT)}"
-    rng = np.random.default_rng(0)
-    params, cin = {}, 3
-    for name, O in zip(LAYER_NAMES, VGG19_WIDTHS):
-        params[name] = ((rng.standard_normal((O, cin, 3, 3)) * np.sqrt(2.0 / (9 * cin))).astype(np.float32),
-                        np.zeros(O, np.float32))
-        cin = O
+    params = {name: (W.astype(np.float32), b.astype(np.float32))
+              for name, (W, b) in random_params(VGG19_CHANNELS).items()}
     return params, "weights: random, real VGG19 shapes (weights/vgg19.npz absent; speed is the same)"
 
 

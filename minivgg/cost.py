@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# The full VGG19 convolution widths, in LAYER_NAMES order (conv1_1 .. conv5_4).
-VGG19_WIDTHS = (64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 512, 512, 512, 512, 512, 512)
+from .architecture import LAYER_NAMES, check_layer_names, layer_widths
+
 UNIT_UPTO = "conv5_1"
 
 
@@ -50,13 +50,12 @@ def conv_flop(C: int, O: int, H: int, W: int, k: int = 3) -> float:
     return 2.0 * O * C * k * k * H * W
 
 
-def layer_costs(size, upto: str | None = None, itemsize: int = 4, widths=VGG19_WIDTHS, in_channels: int = 3):
+def layer_costs(size, upto: str | None = None, itemsize: int = 4, widths=None, in_channels: int = 3):
     """The cost rows of VGG19 (convs and the pools between blocks) up to ``upto`` (default: all).
 
-    size: an int (square image) or (H, W).
+    size: an int (square image) or (H, W); widths: output channels per conv layer (default VGG19's).
     """
-    from .vgg import LAYER_NAMES, check_layer_names
-
+    widths = layer_widths() if widths is None else widths
     H, W = (size, size) if isinstance(size, int) else tuple(size)
     if upto is not None:
         check_layer_names([upto])
@@ -111,7 +110,6 @@ def format_table(rows) -> str:
 def summary_main(argv=None) -> int:
     """``python -m minivgg.vgg summary --size N [--upto conv5_1]``."""
     from .cli import ArgumentParser, positive_int
-    from .vgg import LAYER_NAMES
 
     parser = ArgumentParser(prog="python -m minivgg.vgg",
                             description="What each VGG19 layer costs at a given image size.")

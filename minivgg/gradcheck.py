@@ -185,22 +185,9 @@ def _relu_input(rng, shape):
     return x + 0.1 * np.sign(x)
 
 
-def tiny_params(widths=(4, 6, 6, 8, 8), seed=0):
-    """Random VGG19-shaped parameters with few channels, float64: name -> (W, b)."""
-    from .weights import BLOCK_SIZES
-
-    rng = np.random.default_rng(seed)
-    params, cin = {}, 3
-    for b, (n, w) in enumerate(zip(BLOCK_SIZES, widths), 1):
-        for c in range(1, n + 1):
-            params[f"conv{b}_{c}"] = (rng.standard_normal((w, cin, 3, 3)) * np.sqrt(2.0 / (9 * cin)),
-                                      0.1 * rng.standard_normal(w))
-            cin = w
-    return params
-
-
 def suite_cases(seed: int = 0):
     """Every gradient check of the package (float64, small random inputs)."""
+    from .architecture import random_params
     from .layers import (avg_pool2d_backward, avg_pool2d_forward, conv2d_backward, conv2d_forward,
                          max_pool2d_backward, max_pool2d_forward, relu_backward, relu_forward)
     from .vgg import VGG19
@@ -251,7 +238,7 @@ def suite_cases(seed: int = 0):
                       lambda: check_layer(fwd(chain_forward), chain_backward, x, h=1e-3)))
 
     # The whole network: gradients given at taps of several depths, carried to the image at once.
-    params = tiny_params(seed=seed)
+    params = random_params(seed=seed)
     taps = ("conv1_1", "conv2_2", "conv3_1", "conv4_2", "conv5_1")
     for pooling in ("avg", "max"):
         net = VGG19(params, pooling=pooling, dtype="float64")

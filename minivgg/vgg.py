@@ -1,7 +1,7 @@
 """VGG19 (Simonyan & Zisserman 2014), the frozen feature extractor of Gatys et al.
 
 The network is 16 3x3 convolutions in 5 blocks, each followed by a ReLU, with a 2x2 pooling
-between blocks::
+between blocks (the table is :mod:`minivgg.architecture`)::
 
     block 1: conv1_1 conv1_2            pool1   (64 channels)
     block 2: conv2_1 conv2_2            pool2   (128)
@@ -20,32 +20,17 @@ Input ``x: (3, H, W)``, BGR, 0..255 minus the ImageNet mean (see :mod:`minivgg.i
 
 from __future__ import annotations
 
+# The architecture's names are re-exported: minivgg.vgg is where a reader looks for the network's shape.
+from .architecture import BLOCK_SIZES, LAYER_NAMES, VGG19_CHANNELS, check_layer_names, min_input_size  # noqa: F401
 from .backend import get_backend
 from .errors import UsageError
 from .layers import (avg_pool2d_backward, avg_pool2d_forward, conv2d_backward, conv2d_forward,
                      max_pool2d_backward, max_pool2d_forward, relu_backward, relu_forward)
 from .layers.conv import DEFAULT_ALGO, available_algos
 from .memory import keep_freed_memory
-# BLOCK_SIZES is unused here but re-exported: minivgg.vgg is where a reader looks for the network's shape.
-from .weights import BLOCK_SIZES, LAYER_NAMES  # noqa: F401
+
 POOLINGS = {"avg": (avg_pool2d_forward, avg_pool2d_backward),
             "max": (max_pool2d_forward, max_pool2d_backward)}
-
-
-def check_layer_names(names, what: str = "layer") -> tuple:
-    """The names as a tuple, or a UsageError naming the first unknown one."""
-    names = tuple(names)
-    for n in names:
-        if n not in LAYER_NAMES:
-            raise UsageError(f"unknown {what} {n!r}: VGG19 layers are {', '.join(LAYER_NAMES)}")
-    return names
-
-
-def min_input_size(layers) -> int:
-    """Smallest H (and W) for which every tap in ``layers`` exists: each pool before it halves the map."""
-    deepest = max(LAYER_NAMES.index(n) for n in check_layer_names(layers))
-    pools_before = int(LAYER_NAMES[deepest][4]) - 1
-    return 2 ** pools_before
 
 
 class VGG19:

@@ -38,3 +38,11 @@ def test_summary_bad_flags_exit_2():
     with pytest.raises(SystemExit) as e:
         summary_main(["summary", "--upto", "conv9_9"])
     assert e.value.code == 2
+
+
+def test_widths_are_the_architectures():
+    from minivgg.architecture import VGG19_CHANNELS, layer_widths
+
+    rows = [r for r in layer_costs(32) if r.kind == "conv"]
+    assert tuple(r.out_shape[0] for r in rows) == layer_widths() and len(rows) == 16
+    assert layer_widths()[:3] == (64, 64, 128) and VGG19_CHANNELS[-1] == 512

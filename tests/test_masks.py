@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
+from minivgg.architecture import random_params
 from minivgg.errors import UsageError
-from minivgg.gradcheck import tiny_params
 from minivgg.masks import layer_masks, load_mask, mask_to_float, resize_mask
 from minivgg.vgg import VGG19
 
 
 def _net():
-    return VGG19(tiny_params(), dtype="float64")
+    return VGG19(random_params(), dtype="float64")
 
 
 def test_layer_masks_shapes_and_values():

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from minivgg.gradcheck import check_gradient, tiny_params
+from minivgg.architecture import random_params
+from minivgg.gradcheck import check_gradient
 from minivgg.layers import conv as conv_module
 from minivgg.layers.conv import (available_algos, conv2d_backward, conv2d_forward, conv2d_naive_backward,
                                  conv2d_naive_forward, flip_weights)
@@ -147,7 +148,7 @@ def test_other_kernel_sizes_fall_back_to_im2col():
 
 @pytest.mark.parametrize("algo", list(ALGOS))
 def test_vgg19_gradient_check_with_winograd(algo):
-    params = tiny_params()
+    params = random_params()
     taps = ("conv1_1", "conv2_2", "conv3_1", "conv4_2", "conv5_1")
     net = VGG19(params, pooling="avg", dtype="float64", conv_algo=algo)
     rng = np.random.default_rng(7)
@@ -173,7 +174,7 @@ def _arrays(obj):
 @pytest.mark.parametrize("algo", ["im2col", "mec", "shiftadd", "direct", "winograd", "winograd2", "auto"])
 def test_float32_step_never_makes_float64(algo):
     """A whole float32 forward + backward: every tap, every array on the tape, the gradient."""
-    params = {k: (w.astype(np.float32), b.astype(np.float32)) for k, (w, b) in tiny_params().items()}
+    params = {k: (w.astype(np.float32), b.astype(np.float32)) for k, (w, b) in random_params().items()}
     net = VGG19(params, pooling="avg", dtype="float32", conv_algo=algo)
     rng = np.random.default_rng(8)
     x = rng.uniform(-100, 100, (3, 32, 32)).astype(np.float32)
