@@ -186,7 +186,7 @@ def run_child(kind: str, size: int, algo: str, args) -> dict:
 # ----------------------------------------------------------------------------------------------
 def per_layer(size: int, algos, peak: float, xp, params, repeats: int):
     """Forward and dx time of each conv layer up to conv5_1, on random inputs of that layer's shape."""
-    from minivgg.layers.conv import conv2d_backward, conv2d_forward
+    from minivgg.fast import make_conv
 
     rng = np.random.default_rng(3)
     rows = [r for r in layer_costs(size, UNIT_UPTO) if r.kind == "conv"]
@@ -207,11 +207,11 @@ def per_layer(size: int, algos, peak: float, xp, params, repeats: int):
                 tf, tb = seen[key, a]              # same shape as an earlier layer: same speed
             else:
                 x = xp.asarray(rng.standard_normal((C, H, Wd)), dtype=np.float32)
-                wc = {}
-                out, cache = conv2d_forward(x, W, b, 1, a, wcache=wc)
+                layer = make_conv(W, b, 1, a)           # as the network holds it: layouts made once
+                out, cache = layer.forward(x)
                 d = xp.asarray(rng.standard_normal(out.shape), dtype=np.float32)
-                tf = timeit(lambda: conv2d_forward(x, W, b, 1, a, wcache=wc), xp, repeats)
-                tb = timeit(lambda: conv2d_backward(d, cache), xp, repeats)
+                tf = timeit(lambda: layer.forward(x), xp, repeats)
+                tb = timeit(lambda: layer.backward_dx(d, cache), xp, repeats)
                 seen[key, a] = (tf, tb)
             totals[a][0] += tf
             totals[a][1] += tb
@@ -262,15 +262,15 @@ def compare_naive(args, xp, params):
 
 
 def main(argv=None) -> int:
-    from minivgg.layers.conv import DEFAULT_ALGO, available_algos
+    from minivgg.fast import CONV_ALGOS, DEFAULT_ALGO
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
-    p.add_argument("--algo", nargs="+", default=None, choices=list(available_algos()),
+    p.add_argument("--algo", nargs="+", default=None, choices=CONV_ALGOS,
                    help="conv algorithms for the unit table (default: im2col, direct, winograd and the "
                         f"default, {DEFAULT_ALGO})")
-    p.add_argument("--layer-algo", nargs="+", default=None, choices=list(available_algos()),
+    p.add_argument("--layer-algo", nargs="+", default=None, choices=CONV_ALGOS,
                    help=f"conv algorithms for the per-layer table (default: direct and {DEFAULT_ALGO})")
     p.add_argument("--repeats", type=int, default=5, help="timed runs per measurement (median)")
     p.add_argument("--no-layers", action="store_true", help="skip the per-layer table")

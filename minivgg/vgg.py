@@ -11,9 +11,15 @@ between blocks (the table is :mod:`minivgg.architecture`)::
 
 A *tap* named ``convB_C`` is the ReLU output of that convolution: Caffe applies ReLU in place,
 so in the paper "conv4_2" means the rectified response. ``forward`` runs only as deep as the
-deepest tap asked for; ``backward`` takes gradients at any number of taps and carries them to the
-image in one pass, adding each tap's gradient in as the pass reaches it. No weight gradients are
-ever computed here: the network is frozen, only the image is optimised.
+deepest tap asked for, recording each layer's cache on a tape; ``backward`` takes gradients at any
+number of taps and carries them to the image in one pass down the tape, adding each tap's gradient
+in as the pass reaches it. No weight gradients are ever computed here: the network is frozen, only
+the image is optimised.
+
+Each convolution is a layer object with ``forward(x) -> (out, cache)`` and
+``backward_dx(dout, cache) -> dx``: :class:`minivgg.layers.conv.FrozenConv2d` (the loops) or, by
+default, its faster twin from the engine room (:func:`minivgg.fast.conv_layers`, chosen by
+``conv_algo``), which computes the same numbers.
 
 Input ``x: (3, H, W)``, BGR, 0..255 minus the ImageNet mean (see :mod:`minivgg.image`).
 """
@@ -24,9 +30,9 @@ from __future__ import annotations
 from .architecture import BLOCK_SIZES, LAYER_NAMES, VGG19_CHANNELS, check_layer_names, min_input_size  # noqa: F401
 from .backend import get_backend
 from .errors import UsageError
-from .layers import (avg_pool2d_backward, avg_pool2d_forward, conv2d_backward, conv2d_forward,
-                     max_pool2d_backward, max_pool2d_forward, relu_backward, relu_forward)
-from .layers.conv import DEFAULT_ALGO, available_algos
+from .fast import conv_layers
+from .layers import (avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward, relu_backward,
+                     relu_forward)
 from .memory import keep_freed_memory
 
 POOLINGS = {"avg": (avg_pool2d_forward, avg_pool2d_backward),
@@ -40,16 +46,12 @@ class VGG19:
                  conv_algo: str | None = None, meta: dict | None = None):
         if pooling not in POOLINGS:
             raise UsageError(f"unknown pooling {pooling!r}: choose avg or max")
-        if conv_algo is not None and conv_algo not in available_algos() + ("naive",):
-            raise UsageError(f"unknown conv algorithm {conv_algo!r}: choose one of "
-                             f"{', '.join(available_algos() + ('naive',))}")
         self.backend = get_backend(device, dtype)
         self.xp = self.backend.xp
         if self.backend.device == "cpu":
             keep_freed_memory()      # ~10 % of a step otherwise goes to page faults (see minivgg.memory)
         self.dtype = self.backend.dtype
         self.pooling = pooling
-        self.conv_algo = conv_algo or DEFAULT_ALGO
         self.meta = meta or {}
         missing = [n for n in LAYER_NAMES if n not in params]
         if missing:
@@ -57,9 +59,10 @@ class VGG19:
         self.params = {n: (self.backend.asarray(params[n][0]), self.backend.asarray(params[n][1]))
                        for n in LAYER_NAMES}
         self.layer_names = LAYER_NAMES
-        # Per-layer precomputations of the frozen weights (flipped kernel, Winograd transforms),
-        # filled on first use by conv2d_forward/backward. Valid because the weights never change.
-        self._conv_wcache = {n: {} for n in LAYER_NAMES}
+        # One layer object per convolution, by conv_algo (None: the default). They keep whatever
+        # they derive from the weights: valid because the weights never change.
+        self.convs = conv_layers(self.params, conv_algo)
+        self.conv_algo = self.convs[LAYER_NAMES[0]].conv_algo
         self._tape = None
 
     @classmethod
@@ -100,10 +103,8 @@ class VGG19:
             if i > 0 and name.endswith("_1"):          # a new block starts: pool the previous one
                 h, cache = pool_fwd(h)
                 tape.append(("pool", None, cache))
-            W, b = self.params[name]
-            h, cache = conv2d_forward(h, W, b, pad=1, algo=self.conv_algo, wcache=self._conv_wcache[name])
-            # Keep only what dx needs: the fast paths drop the input x (it serves dW alone).
-            tape.append(("conv", name, cache if self.conv_algo == "naive" else (None,) + cache[1:]))
+            h, cache = self.convs[name].forward(h)
+            tape.append(("conv", name, cache))
             h, cache = relu_forward(h, inplace=True)      # h is the conv's fresh output: ours to overwrite
             tape.append(("relu", name, cache))
             if name in wanted:
@@ -135,7 +136,7 @@ class VGG19:
             elif g is None:
                 continue
             elif kind == "conv":
-                g, _, _ = conv2d_backward(g, cache, weight_grads=False)
+                g = self.convs[name].backward_dx(g, cache)
             else:
                 g = pool_bwd(g, cache)
         if g is None:
