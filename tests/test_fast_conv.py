@@ -7,10 +7,11 @@ import pytest
 from scipy.signal import correlate
 
 from minivgg import fast
-from minivgg.architecture import LAYER_NAMES, random_params
+from minivgg.architecture import LAYER_NAMES, VGG19_CHANNELS, random_params
 from minivgg.errors import UsageError
 from minivgg.fast import CONV_ALGOS, DEFAULT_ALGO, FastConv2d, conv_layers, direct, make_conv, plan
 from minivgg.fast import winograd as winograd_module
+from minivgg.fast.conv import PreparedKernel
 from minivgg.fast.direct import conv2d_shiftadd
 from minivgg.fast.policy import WINOGRAD_MIN_CHANNELS, choose_algo
 from minivgg.fast.winograd import conv2d_winograd, transform_weights
@@ -161,6 +162,30 @@ def test_the_plan_says_what_dx_runs_with_the_swapped_channel_counts():
     assert plan("auto", 512, 512, 8, 8) == plan("direct", 512, 512, 64, 64) == fast.ConvPlan("mec", "mec")
     assert plan("winograd2", 8, 8, 32, 32, k=1, pad=0) == fast.ConvPlan("im2col", "im2col")   # no 1x1 Winograd
     assert plan("naive", 3, 64, 32, 32) == fast.ConvPlan("naive", "naive")
+
+
+@pytest.mark.parametrize("conv_algo", ["auto", "direct", "winograd"])
+def test_the_layers_run_what_the_plan_says(monkeypatch, conv_algo):
+    """One answer in one place: the algorithms VGG19's layers actually run, forward and dx, are the
+    ones the policy reports (and the cost summary prints) for that size."""
+    from minivgg.cost import layer_costs, layer_plan
+
+    params = {k: (w.astype(np.float32), b.astype(np.float32)) for k, (w, b) in random_params(VGG19_CHANNELS).items()}
+    net = VGG19(params, dtype="float32", conv_algo=conv_algo)
+    ran = []
+    real = PreparedKernel.conv
+    monkeypatch.setattr(PreparedKernel, "conv", lambda self, algorithm, *a: ran.append(algorithm) or real(
+        self, algorithm, *a))
+    x = np.random.default_rng(0).uniform(-100, 100, (3, 32, 32)).astype(np.float32)
+    taps = net.forward(x, ["conv3_1"])
+    forward_ran, ran[:] = list(ran), []
+    net.backward({"conv3_1": np.ones_like(taps["conv3_1"])})
+    rows = [r for r in layer_costs(32, "conv3_1") if r.kind == "conv"]
+    plans = [layer_plan(r, conv_algo) for r in rows]
+    assert forward_ran == [p.forward for p in plans]
+    assert ran == [p.dx for p in reversed(plans)]
+    if conv_algo == "auto":
+        assert forward_ran == ["im2col", "mec", "mec", "winograd", "mec"] and ran[-1] == "shiftadd"
 
 
 @pytest.mark.parametrize("pad,C,H,W,O,k", [(pad,) + s for pad in (0, 1, 2)
