@@ -24,15 +24,43 @@ A wrong backward pass still shows errors of order 1.
 
 Run ``python -m minivgg.gradcheck`` for the table over every layer, the network and the losses
 (a legend above it says how to read it).
+
+Check your own backward
+-----------------------
+``python -m minivgg.gradcheck --mine FILE.py`` imports FILE.py and checks every function in it
+that has one of these names, with minivgg's signature (the layers of :mod:`minivgg.layers`, the
+Gram matrix of :mod:`minivgg.losses`)::
+
+    conv2d_naive_forward(x, W, b, pad) -> (out, cache)   x: (C, H, W), W: (O, C, k, k), b: (O,)
+    conv2d_naive_backward(dout, cache) -> (dx, dW, db)
+    conv2d_forward(x, W, b, pad) -> (out, cache)         (the same pair, any algorithm)
+    conv2d_backward(dout, cache) -> (dx, dW, db)
+    relu_forward(x) -> (out, cache)                      x: any shape
+    relu_backward(dout, cache) -> dx
+    avg_pool2d_forward(x) -> (out, cache)                x: (C, H, W) -> out: (C, H//2, W//2)
+    avg_pool2d_backward(dout, cache) -> dx
+    max_pool2d_forward(x) -> (out, cache)
+    max_pool2d_backward(dout, cache) -> dx
+    gram(F) -> G                                         F: (N, H, W) or (N, M) -> G: (N, N)
+    gram_backward(dG, F) -> dF
+
+The cache is yours: a backward gets what your forward returned (a backward without its forward in
+the file gets minivgg's forward's cache). On small random float64 inputs, a forward is compared
+with minivgg's, and each gradient a backward returns with finite differences of the true layer
+and with minivgg's backward; the first wrong element is named (index, expected, got). Exit status
+0 if everything is right, 1 if anything is wrong, 2 if FILE.py is missing, fails to import or
+defines none of the names.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from .backend import get_array_module, to_numpy
+from .cli import error_line
 
 
 def rel_error(analytic, numeric, floor: float | None = None) -> float:
@@ -415,13 +443,194 @@ def run_suite(seed: int = 0) -> int:
     return failed
 
 
+# ----------------------------------------------------------------------------------------------
+# --mine FILE.py: a learner's own layer functions against finite differences and against minivgg
+# ----------------------------------------------------------------------------------------------
+
+# (forward, backward, the gradients the backward returns, the inputs): the names and signatures
+# of the module docstring.
+MINE_PAIRS = [
+    ("conv2d_naive_forward", "conv2d_naive_backward", ("dx", "dW", "db"), "conv"),
+    ("conv2d_forward", "conv2d_backward", ("dx", "dW", "db"), "conv"),
+    ("relu_forward", "relu_backward", ("dx",), "relu"),
+    ("avg_pool2d_forward", "avg_pool2d_backward", ("dx",), "pool"),
+    ("max_pool2d_forward", "max_pool2d_backward", ("dx",), "pool"),
+    ("gram", "gram_backward", ("dF",), "gram"),
+]
+
+
+def _mine_inputs(kind: str, rng) -> list:
+    """The forward's arguments: its arrays first (one per gradient), then the rest (conv's pad)."""
+    if kind == "conv":
+        return [rng.standard_normal((2, 5, 6)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3), 1]
+    if kind == "relu":
+        return [_relu_input(rng, (2, 4, 5))]
+    if kind == "pool":
+        return [rng.standard_normal((2, 6, 7))]        # odd width: the last column drops out
+    return [rng.standard_normal((3, 4, 5))]
+
+
+def _call_forward(f, kind: str, args):
+    """``(out, cache)`` of a forward, on copies of its arguments (it may write into them).
+    gram returns G alone, and its backward takes F: that F is its "cache"."""
+    args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    return (f(*args), args[0]) if kind == "gram" else f(*args)
+
+
+def _first_wrong(got, want, tol: float):
+    """``(index, want, got)`` of the first element (C order) off by more than ``tol`` relative, or None.
+
+    Relative as in :func:`rel_error`, with the floor 1e-3 * max |want| (want's scale, not got's: a
+    wild ``got`` must not excuse itself).
+    """
+    floor = max(1e-3 * float(np.abs(want).max(initial=0.0)), 1e-30)
+    err = np.abs(got - want) / np.maximum(np.maximum(np.abs(got), np.abs(want)), floor)
+    bad = np.argwhere(~(err <= tol))            # NaN counts as wrong
+    if not len(bad):
+        return None
+    i = tuple(int(v) for v in bad[0])
+    return i, float(want[i]), float(got[i])
+
+
+def _reference(name: str):
+    from . import layers, losses
+
+    return getattr(layers, name, None) or getattr(losses, name)
+
+
+def check_mine(module, seed: int = 0, tol: float = TOL, h: float = 1e-5):
+    """Check the functions ``module`` defines with minivgg's names (module docstring).
+
+    Returns ``(lines, wrong, checked)``: one report line per check, how many were wrong, how many ran.
+    """
+    lines, wrong, checked = [], 0, 0
+
+    def report(name, what, ok, text):
+        nonlocal wrong, checked
+        checked += 1
+        wrong += not ok
+        lines.append(f"{name:22} {what:4} {'right' if ok else 'WRONG'}  {text}")
+
+    for fwd_name, bwd_name, grads, kind in MINE_PAIRS:
+        my_f, my_b = getattr(module, fwd_name, None), getattr(module, bwd_name, None)
+        if not callable(my_f) and not callable(my_b):
+            continue
+        rng = np.random.default_rng(seed)
+        args = _mine_inputs(kind, rng)
+        ref_f, ref_b = _reference(fwd_name), _reference(bwd_name)
+        want_out, _ = _call_forward(ref_f, kind, args)
+        cache = None
+        if callable(my_f):
+            try:
+                out, cache = _call_forward(my_f, kind, args)
+                out = np.asarray(out)
+            except Exception as exc:                       # noqa: BLE001 -- their bug, reported as such
+                report(fwd_name, "out", False, f"raised {type(exc).__name__}: {error_line(exc)}")
+                if callable(my_b):
+                    lines.append(f"{bwd_name:22} {'':4} not checked: its forward failed")
+                continue
+            if out.shape != want_out.shape:
+                report(fwd_name, "out", False, f"has shape {out.shape}, expected {want_out.shape}")
+            else:
+                bad = _first_wrong(out, want_out, tol)
+                report(fwd_name, "out", bad is None, "= minivgg's forward" if bad is None else
+                       f"first wrong element out{list(bad[0])}: expected {bad[1]:.6g}, got {bad[2]:.6g}")
+        if not callable(my_b):
+            continue
+        if cache is None:
+            cache = _call_forward(ref_f, kind, args)[1]
+        r = rng.standard_normal(want_out.shape)
+        try:
+            got = my_b(r.copy(), cache)
+            got = tuple(got) if len(grads) > 1 else (got,)
+            if len(got) != len(grads):
+                raise ValueError(f"returned {len(got)} values, expected {len(grads)} ({', '.join(grads)})")
+        except Exception as exc:                           # noqa: BLE001
+            report(bwd_name, ",".join(grads), False, f"raised {type(exc).__name__}: {error_line(exc)}")
+            continue
+        want = ref_b(r.copy(), _call_forward(ref_f, kind, args)[1])
+        want = tuple(want) if len(grads) > 1 else (want,)
+        for i, what in enumerate(grads):
+            g = np.asarray(got[i]) if got[i] is not None else None
+            if g is None or g.shape != args[i].shape:
+                report(bwd_name, what, False, f"has shape {None if g is None else g.shape}, expected {args[i].shape}")
+                continue
+
+            def loss(z, i=i):
+                return float((np.asarray(_call_forward(ref_f, kind, [z if j == i else a for j, a in
+                                                                      enumerate(args)])[0]) * r).sum())
+
+            numeric = numerical_gradient(loss, args[i].copy(), h=h)
+            bad = _first_wrong(g, to_numpy(want[i]), tol)
+            err = rel_error(g, numeric)
+            if bad is None and err <= tol:
+                report(bwd_name, what, True, f"rel err {err:.1e} against finite differences, = minivgg's")
+            elif bad is None:
+                report(bwd_name, what, False, f"rel err {err:.1e} against finite differences, though = minivgg's")
+            else:
+                report(bwd_name, what, False, f"rel err {err:.1e} against finite differences; first wrong element "
+                       f"{what}{list(bad[0])}: expected {bad[1]:.6g}, got {bad[2]:.6g} "
+                       f"(finite difference {float(numeric[bad[0]]):.6g})")
+    return lines, wrong, checked
+
+
+def load_mine(path):
+    """Import the file at ``path`` as a module; a UsageError (one line) if it is missing or fails to import."""
+    import importlib.util
+    import sys
+
+    from .errors import UsageError
+
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"--mine {path}: no such file")
+    spec = importlib.util.spec_from_file_location(f"_mine_{abs(hash(str(p.resolve())))}", p)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"--mine {path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(p.resolve().parent))            # so that it can import its neighbours
+    try:
+        spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:                  # noqa: BLE001 -- any failure of theirs, one line
+        raise UsageError(f"--mine {path}: importing it failed: {type(exc).__name__}: {error_line(exc)}") from None
+    finally:
+        sys.path.remove(str(p.resolve().parent))
+    return module
+
+
+def run_mine(path, seed: int = 0) -> int:
+    """``--mine FILE.py``: print one line per check; 0 if all are right, 1 if any is wrong."""
+    from .errors import UsageError
+
+    module = load_mine(path)
+    lines, wrong, checked = check_mine(module, seed)
+    if not checked:
+        names = ", ".join(n for f, b, _, _ in MINE_PAIRS for n in (f, b))
+        raise UsageError(f"--mine {path} defines none of the functions checked here: {names}")
+    print(f"{path} against minivgg: float64, small random inputs, finite differences with h = 1e-05;\n"
+          f"wrong = a relative error above {TOL:.0e}")
+    print("\n".join(lines))
+    missing = [n for f, b, _, _ in MINE_PAIRS for n in (f, b) if not callable(getattr(module, n, None))]
+    if missing:
+        print(f"not defined in {Path(path).name}, not checked: {', '.join(missing)}")
+    print(f"{checked - wrong} right, {wrong} wrong")
+    return 1 if wrong else 0
+
+
 def main(argv=None) -> int:
     from .cli import ArgumentParser
 
     parser = ArgumentParser(prog="python -m minivgg.gradcheck",
-                            description="Finite-difference checks of every backward pass in minivgg (float64).")
+                            description="Finite-difference checks of every backward pass in minivgg (float64), "
+                                        "or of your own (--mine).")
     parser.add_argument("--seed", type=int, default=0, help="seed for the random inputs (default 0)")
+    parser.add_argument("--mine", metavar="FILE.py",
+                        help="check the layer functions FILE.py defines with minivgg's names and signatures "
+                             "(conv2d_forward/backward, relu_*, avg_pool2d_*, max_pool2d_*, gram/gram_backward; "
+                             "see the module docstring) and name the first wrong element")
     args = parser.parse_args(argv)
+    if args.mine is not None:
+        return run_mine(args.mine, args.seed)
     return 1 if run_suite(args.seed) else 0
 
 
