@@ -69,20 +69,15 @@ def gemm_peak(xp, n: int = 2048, repeats: int = 7) -> float:
 
 def load_params(random: bool = False):
     """(params, where from): the real weights if present, else random ones of the real shapes."""
-    from minivgg.cost import VGG19_WIDTHS
-    from minivgg.vgg import LAYER_NAMES
+    from minivgg.architecture import VGG19_CHANNELS, random_params
 
     if WEIGHTS.exists() and not random:
         from minivgg.weights import load_weights
 
         params, _ = load_weights(WEIGHTS, dtype="float32")
         return params, f"weights: {WEIGHTS.relative_to(ROOT)}"
-    rng = np.random.default_rng(0)
-    params, cin = {}, 3
-    for name, O in zip(LAYER_NAMES, VGG19_WIDTHS):
-        params[name] = ((rng.standard_normal((O, cin, 3, 3)) * np.sqrt(2.0 / (9 * cin))).astype(np.float32),
-                        np.zeros(O, np.float32))
-        cin = O
+    params = {name: (W.astype(np.float32), b.astype(np.float32))
+              for name, (W, b) in random_params(VGG19_CHANNELS).items()}
     return params, "weights: random, real VGG19 shapes (weights/vgg19.npz absent; speed is the same)"
 
 
@@ -191,7 +186,7 @@ def run_child(kind: str, size: int, algo: str, args) -> dict:
 # ----------------------------------------------------------------------------------------------
 def per_layer(size: int, algos, peak: float, xp, params, repeats: int):
     """Forward and dx time of each conv layer up to conv5_1, on random inputs of that layer's shape."""
-    from minivgg.layers.conv import conv2d_backward, conv2d_forward
+    from minivgg.fast import make_conv
 
     rng = np.random.default_rng(3)
     rows = [r for r in layer_costs(size, UNIT_UPTO) if r.kind == "conv"]
@@ -212,11 +207,11 @@ def per_layer(size: int, algos, peak: float, xp, params, repeats: int):
                 tf, tb = seen[key, a]              # same shape as an earlier layer: same speed
             else:
                 x = xp.asarray(rng.standard_normal((C, H, Wd)), dtype=np.float32)
-                wc = {}
-                out, cache = conv2d_forward(x, W, b, 1, a, wcache=wc)
+                layer = make_conv(W, b, 1, a)           # as the network holds it: layouts made once
+                out, cache = layer.forward(x)
                 d = xp.asarray(rng.standard_normal(out.shape), dtype=np.float32)
-                tf = timeit(lambda: conv2d_forward(x, W, b, 1, a, wcache=wc), xp, repeats)
-                tb = timeit(lambda: conv2d_backward(d, cache), xp, repeats)
+                tf = timeit(lambda: layer.forward(x), xp, repeats)
+                tb = timeit(lambda: layer.backward_dx(d, cache), xp, repeats)
                 seen[key, a] = (tf, tb)
             totals[a][0] += tf
             totals[a][1] += tb
@@ -267,15 +262,15 @@ def compare_naive(args, xp, params):
 
 
 def main(argv=None) -> int:
-    from minivgg.layers.conv import DEFAULT_ALGO, available_algos
+    from minivgg.fast import CONV_ALGOS, DEFAULT_ALGO
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
-    p.add_argument("--algo", nargs="+", default=None, choices=list(available_algos()),
+    p.add_argument("--algo", nargs="+", default=None, choices=CONV_ALGOS,
                    help="conv algorithms for the unit table (default: im2col, direct, winograd and the "
                         f"default, {DEFAULT_ALGO})")
-    p.add_argument("--layer-algo", nargs="+", default=None, choices=list(available_algos()),
+    p.add_argument("--layer-algo", nargs="+", default=None, choices=CONV_ALGOS,
                    help=f"conv algorithms for the per-layer table (default: direct and {DEFAULT_ALGO})")
     p.add_argument("--repeats", type=int, default=5, help="timed runs per measurement (median)")
     p.add_argument("--no-layers", action="store_true", help="skip the per-layer table")

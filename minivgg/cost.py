@@ -11,15 +11,18 @@ input-gradient backward through VGG19 up to ``conv5_1`` (no weight gradients): 9
 convolution does fewer multiplications for the same result, so its "effective" GFLOP/s can exceed
 the machine's GEMM peak.
 
-``python -m minivgg.vgg summary --size 512 [--upto conv5_1]`` prints the table.
+``python -m minivgg.vgg summary --size 512 [--upto conv5_1] [--conv-algo auto]`` prints the table,
+with the algorithm that computes each layer's forward and dx under ``conv_algo`` at that size
+(:func:`minivgg.fast.policy.plan`, the function the layers themselves ask).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# The full VGG19 convolution widths, in LAYER_NAMES order (conv1_1 .. conv5_4).
-VGG19_WIDTHS = (64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 512, 512, 512, 512, 512, 512)
+from .architecture import LAYER_NAMES, check_layer_names, layer_widths
+from .fast.policy import CONV_ALGOS, DEFAULT_ALGO, plan
+
 UNIT_UPTO = "conv5_1"
 
 
@@ -50,13 +53,12 @@ def conv_flop(C: int, O: int, H: int, W: int, k: int = 3) -> float:
     return 2.0 * O * C * k * k * H * W
 
 
-def layer_costs(size, upto: str | None = None, itemsize: int = 4, widths=VGG19_WIDTHS, in_channels: int = 3):
+def layer_costs(size, upto: str | None = None, itemsize: int = 4, widths=None, in_channels: int = 3):
     """The cost rows of VGG19 (convs and the pools between blocks) up to ``upto`` (default: all).
 
-    size: an int (square image) or (H, W).
+    size: an int (square image) or (H, W); widths: output channels per conv layer (default VGG19's).
     """
-    from .vgg import LAYER_NAMES, check_layer_names
-
+    widths = layer_widths() if widths is None else widths
     H, W = (size, size) if isinstance(size, int) else tuple(size)
     if upto is not None:
         check_layer_names([upto])
@@ -92,26 +94,41 @@ def _fmt_bytes(n: float) -> str:
     return f"{n:.1f} GB"
 
 
-def format_table(rows) -> str:
+def layer_plan(row: LayerCost, conv_algo: str = DEFAULT_ALGO):
+    """The algorithms that compute a conv row's forward and dx under ``conv_algo`` (None for a pool)."""
+    if row.kind != "conv":
+        return None
+    O, H, W = row.out_shape                  # stride 1, pad 1: the input is H x W too
+    return plan(conv_algo, row.in_channels, O, H, W)
+
+
+def format_table(rows, conv_algo: str | None = None) -> str:
+    """The cost table; with ``conv_algo``, two more columns: the algorithm of each forward and dx."""
     head = ("layer", "output (C,H,W)", "params", "activation", "GFLOP fwd", "GFLOP dx")
     body = [(r.name, "x".join(map(str, r.out_shape)), f"{r.params:,}", _fmt_bytes(r.act_bytes),
              f"{r.gflop_forward:.2f}", f"{r.gflop_dx:.2f}") for r in rows]
     tot = ("total", "", f"{sum(r.params for r in rows):,}", _fmt_bytes(sum(r.act_bytes for r in rows)),
            f"{sum(r.gflop_forward for r in rows):.2f}", f"{sum(r.gflop_dx for r in rows):.2f}")
+    if conv_algo is not None:
+        head += ("fwd algo", "dx algo")
+        plans = [layer_plan(r, conv_algo) for r in rows]
+        body = [t + ((p.forward, p.dx) if p else ("", "")) for t, p in zip(body, plans)]
+        tot += ("", "")
     table = [head] + body + [tot]
     widths = [max(len(t[i]) for t in table) for i in range(len(head))]
+    left = {0, 1, 6, 7}                      # text columns; the numbers are right-aligned
     lines = []
     for j, t in enumerate(table):
         if j == len(table) - 1:
             lines.append("  ".join("-" * w for w in widths))
-        lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(t, widths))))
+        lines.append("  ".join(c.ljust(w) if i in left else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(t, widths))).rstrip())
     return "\n".join(lines)
 
 
 def summary_main(argv=None) -> int:
-    """``python -m minivgg.vgg summary --size N [--upto conv5_1]``."""
+    """``python -m minivgg.vgg summary --size N [--upto conv5_1] [--conv-algo auto]``."""
     from .app.cli import ArgumentParser, positive_int
-    from .vgg import LAYER_NAMES
 
     parser = ArgumentParser(prog="python -m minivgg.vgg",
                             description="What each VGG19 layer costs at a given image size.")
@@ -122,6 +139,9 @@ def summary_main(argv=None) -> int:
                         help=f"last layer (default {UNIT_UPTO}, the benchmark unit's depth)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"],
                         help="element type for the activation memory column (default float32)")
+    parser.add_argument("--conv-algo", default=DEFAULT_ALGO, choices=CONV_ALGOS, metavar="ALGO",
+                        help=f"conv_algo whose choice per layer the last two columns show: {', '.join(CONV_ALGOS)} "
+                             f"(default {DEFAULT_ALGO})")
     args = parser.parse_args(argv)
     if len(args.size) > 2:
         parser.error("--size takes N or H W")
@@ -131,7 +151,10 @@ def summary_main(argv=None) -> int:
     if any(min(r.out_shape[1:]) < 1 for r in rows):
         parser.error(f"image of {H}x{W} px is too small for {args.upto}")
     print(f"VGG19 up to {args.upto} at {H}x{W}, {args.dtype} (FLOP: 2 per multiply-add of the direct conv)")
-    print(format_table(rows))
+    print(format_table(rows, args.conv_algo))
     fwd = sum(r.gflop_forward for r in rows)
     print(f"unit of work (forward + dx, no weight gradients): {2 * fwd:.1f} GFLOP")
+    print(f"fwd algo / dx algo: what conv_algo={args.conv_algo!r} runs at this size (minivgg.fast.policy.plan);\n"
+          "dx convolves dout with the flipped kernel, O -> C channels, so it may run another algorithm "
+          "than the forward")
     return 0

@@ -1,7 +1,7 @@
 """VGG19 (Simonyan & Zisserman 2014), the frozen feature extractor of Gatys et al.
 
 The network is 16 3x3 convolutions in 5 blocks, each followed by a ReLU, with a 2x2 pooling
-between blocks::
+between blocks (the table is :mod:`minivgg.architecture`)::
 
     block 1: conv1_1 conv1_2            pool1   (64 channels)
     block 2: conv2_1 conv2_2            pool2   (128)
@@ -11,41 +11,32 @@ between blocks::
 
 A *tap* named ``convB_C`` is the ReLU output of that convolution: Caffe applies ReLU in place,
 so in the paper "conv4_2" means the rectified response. ``forward`` runs only as deep as the
-deepest tap asked for; ``backward`` takes gradients at any number of taps and carries them to the
-image in one pass, adding each tap's gradient in as the pass reaches it. No weight gradients are
-ever computed here: the network is frozen, only the image is optimised.
+deepest tap asked for, recording each layer's cache on a tape; ``backward`` takes gradients at any
+number of taps and carries them to the image in one pass down the tape, adding each tap's gradient
+in as the pass reaches it. No weight gradients are ever computed here: the network is frozen, only
+the image is optimised.
+
+Each convolution is a layer object with ``forward(x) -> (out, cache)`` and
+``backward_dx(dout, cache) -> dx``: :class:`minivgg.layers.conv.FrozenConv2d` (the loops) or, by
+default, its faster twin from the engine room (:func:`minivgg.fast.conv_layers`, chosen by
+``conv_algo``), which computes the same numbers.
 
 Input ``x: (3, H, W)``, BGR, 0..255 minus the ImageNet mean (see :mod:`minivgg.image`).
 """
 
 from __future__ import annotations
 
+# The architecture's names are re-exported: minivgg.vgg is where a reader looks for the network's shape.
+from .architecture import BLOCK_SIZES, LAYER_NAMES, VGG19_CHANNELS, check_layer_names, min_input_size  # noqa: F401
 from .backend import get_backend
 from .errors import UsageError
-from .layers import (avg_pool2d_backward, avg_pool2d_forward, conv2d_backward, conv2d_forward,
-                     max_pool2d_backward, max_pool2d_forward, relu_backward, relu_forward)
-from .layers.conv import DEFAULT_ALGO, available_algos
+from .fast import conv_layers
+from .layers import (avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward, relu_backward,
+                     relu_forward)
 from .memory import keep_freed_memory
-# BLOCK_SIZES is unused here but re-exported: minivgg.vgg is where a reader looks for the network's shape.
-from .weights import BLOCK_SIZES, LAYER_NAMES  # noqa: F401
+
 POOLINGS = {"avg": (avg_pool2d_forward, avg_pool2d_backward),
             "max": (max_pool2d_forward, max_pool2d_backward)}
-
-
-def check_layer_names(names, what: str = "layer") -> tuple:
-    """The names as a tuple, or a UsageError naming the first unknown one."""
-    names = tuple(names)
-    for n in names:
-        if n not in LAYER_NAMES:
-            raise UsageError(f"unknown {what} {n!r}: VGG19 layers are {', '.join(LAYER_NAMES)}")
-    return names
-
-
-def min_input_size(layers) -> int:
-    """Smallest H (and W) for which every tap in ``layers`` exists: each pool before it halves the map."""
-    deepest = max(LAYER_NAMES.index(n) for n in check_layer_names(layers))
-    pools_before = int(LAYER_NAMES[deepest][4]) - 1
-    return 2 ** pools_before
 
 
 class VGG19:
@@ -55,16 +46,12 @@ class VGG19:
                  conv_algo: str | None = None, meta: dict | None = None):
         if pooling not in POOLINGS:
             raise UsageError(f"unknown pooling {pooling!r}: choose avg or max")
-        if conv_algo is not None and conv_algo not in available_algos() + ("naive",):
-            raise UsageError(f"unknown conv algorithm {conv_algo!r}: choose one of "
-                             f"{', '.join(available_algos() + ('naive',))}")
         self.backend = get_backend(device, dtype)
         self.xp = self.backend.xp
         if self.backend.device == "cpu":
             keep_freed_memory()      # ~10 % of a step otherwise goes to page faults (see minivgg.memory)
         self.dtype = self.backend.dtype
         self.pooling = pooling
-        self.conv_algo = conv_algo or DEFAULT_ALGO
         self.meta = meta or {}
         missing = [n for n in LAYER_NAMES if n not in params]
         if missing:
@@ -72,9 +59,10 @@ class VGG19:
         self.params = {n: (self.backend.asarray(params[n][0]), self.backend.asarray(params[n][1]))
                        for n in LAYER_NAMES}
         self.layer_names = LAYER_NAMES
-        # Per-layer precomputations of the frozen weights (flipped kernel, Winograd transforms),
-        # filled on first use by conv2d_forward/backward. Valid because the weights never change.
-        self._conv_wcache = {n: {} for n in LAYER_NAMES}
+        # One layer object per convolution, by conv_algo (None: the default). They keep whatever
+        # they derive from the weights: valid because the weights never change.
+        self.convs = conv_layers(self.params, conv_algo)
+        self.conv_algo = self.convs[LAYER_NAMES[0]].conv_algo
         self._tape = None
 
     @classmethod
@@ -115,10 +103,8 @@ class VGG19:
             if i > 0 and name.endswith("_1"):          # a new block starts: pool the previous one
                 h, cache = pool_fwd(h)
                 tape.append(("pool", None, cache))
-            W, b = self.params[name]
-            h, cache = conv2d_forward(h, W, b, pad=1, algo=self.conv_algo, wcache=self._conv_wcache[name])
-            # Keep only what dx needs: the fast paths drop the input x (it serves dW alone).
-            tape.append(("conv", name, cache if self.conv_algo == "naive" else (None,) + cache[1:]))
+            h, cache = self.convs[name].forward(h)
+            tape.append(("conv", name, cache))
             h, cache = relu_forward(h, inplace=True)      # h is the conv's fresh output: ours to overwrite
             tape.append(("relu", name, cache))
             if name in wanted:
@@ -150,7 +136,7 @@ class VGG19:
             elif g is None:
                 continue
             elif kind == "conv":
-                g, _, _ = conv2d_backward(g, cache, weight_grads=False)
+                g = self.convs[name].backward_dx(g, cache)
             else:
                 g = pool_bwd(g, cache)
         if g is None:

@@ -45,16 +45,14 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+# BLOCK_SIZES, LAYER_NAMES and VGG19_CHANNELS are re-exported: the file format is defined by them.
 from .app.atomic import atomic_write, check_outputs
 from .app.cli import ArgumentParser, run_main
+from .architecture import BLOCK_SIZES, LAYER_NAMES, VGG19_CHANNELS, random_params  # noqa: F401
 from .errors import MinivggError, UsageError
 
-BLOCK_SIZES = (2, 2, 4, 4, 4)
-VGG19_CHANNELS = (64, 128, 256, 512, 512)
-# (paper name, Keras name, block index 0..4) for each conv layer, in network order.
-_LAYERS = tuple((f"conv{b}_{c}", f"block{b}_conv{c}", b - 1)
-                for b, n in enumerate(BLOCK_SIZES, 1) for c in range(1, n + 1))
-LAYER_NAMES = tuple(name for name, _, _ in _LAYERS)
+# (paper name, Keras name, block index 0..4) for each conv layer, in network order: convB_C is blockB_convC.
+_LAYERS = tuple((name, f"block{name[4]}_conv{name[6:]}", int(name[4]) - 1) for name in LAYER_NAMES)
 
 FORMAT_VERSION = 1
 SOURCE_NAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -254,21 +252,14 @@ def load_weights(path=None, dtype="float32") -> tuple[dict, dict]:
 def make_random_weights(path, widths=(4, 8, 8, 16, 16), seed=0) -> Path:
     """Write a small random network in the converted format (for tests and for experimenting).
 
-    ``widths``: output channels of the 5 blocks (VGG19's are VGG19_CHANNELS). W is He-normal,
-    ``N(0, 2 / (in * 9))``, so activations keep their scale through the ReLU chain like a trained
-    network's roughly do; b is small noise so that biases are exercised too.
+    ``widths``: output channels of the 5 blocks (VGG19's are VGG19_CHANNELS). The weights are
+    :func:`minivgg.architecture.random_params`, stored as float32.
     """
     widths = tuple(int(w) for w in widths)
     if len(widths) != len(BLOCK_SIZES) or min(widths) < 1:
         raise UsageError(f"widths must be {len(BLOCK_SIZES)} positive channel counts, got {widths}")
-    rng = np.random.default_rng(seed)
-    params, cin = {}, 3
-    for name, _, block in _LAYERS:
-        out = widths[block]
-        W = rng.standard_normal((out, cin, 3, 3)) * np.sqrt(2.0 / (cin * 9))
-        b = 0.01 * rng.standard_normal(out)
-        params[name] = (W.astype(np.float32), b.astype(np.float32))
-        cin = out
+    params = {name: (W.astype(np.float32), b.astype(np.float32))
+              for name, (W, b) in random_params(widths, seed).items()}
     return save_weights(path, params, _make_meta("random", None))
 
 

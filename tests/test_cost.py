@@ -38,3 +38,31 @@ def test_summary_bad_flags_exit_2():
     with pytest.raises(SystemExit) as e:
         summary_main(["summary", "--upto", "conv9_9"])
     assert e.value.code == 2
+
+
+def test_summary_says_which_algorithm_computes_each_forward_and_dx(capsys):
+    """One answer, in one place: per layer, what the default policy runs for the forward and for dx
+    (dx is an O -> C convolution, so conv1_1's dx is shift-add while its forward is im2col)."""
+    assert vgg_main(["summary", "--size", "256"]) == 0
+    out = capsys.readouterr().out
+    head = out.splitlines()[1].split()
+    assert head[-4:] == ["fwd", "algo", "dx", "algo"]
+    algos = {line.split()[0]: line.split()[-2:] for line in out.splitlines() if line.startswith("conv")}
+    assert algos["conv1_1"] == ["im2col", "shiftadd"]
+    assert algos["conv1_2"] == algos["conv2_1"] == ["mec", "mec"]
+    assert all(algos[n] == ["winograd", "winograd"] for n in algos if n not in ("conv1_1", "conv1_2", "conv2_1"))
+    assert [line.split()[0] for line in out.splitlines() if line.startswith("pool")] == ["pool1", "pool2", "pool3",
+                                                                                       "pool4"]
+    assert "conv_algo='auto'" in out
+    assert summary_main(["summary", "--size", "64", "--conv-algo", "direct"]) == 0
+    algos = {line.split()[0]: line.split()[-2:] for line in capsys.readouterr().out.splitlines()
+             if line.startswith("conv")}
+    assert algos["conv1_1"] == ["im2col", "shiftadd"] and algos["conv5_1"] == ["mec", "mec"]
+
+
+def test_widths_are_the_architectures():
+    from minivgg.architecture import VGG19_CHANNELS, layer_widths
+
+    rows = [r for r in layer_costs(32) if r.kind == "conv"]
+    assert tuple(r.out_shape[0] for r in rows) == layer_widths() and len(rows) == 16
+    assert layer_widths()[:3] == (64, 64, 128) and VGG19_CHANNELS[-1] == 512

@@ -1,15 +1,15 @@
-"""Layers: naive vs fast agree, conv matches SciPy, every backward passes finite differences."""
+"""The book's layers: the conv loops and im2col agree (with each other and with SciPy), dx's two views
+agree, pooling and ReLU details. Their finite-difference checks are tests/test_gradcheck.py's; the
+engine room's algorithms are tested against these in tests/test_fast_conv.py."""
 
 import numpy as np
 import pytest
 from scipy.signal import correlate
 
-from minivgg import gradcheck
-from minivgg.gradcheck import check_gradient, check_layer, suite_cases
-from minivgg.layers import (avg_pool2d_backward, avg_pool2d_forward, conv2d_backward, conv2d_forward,
-                            conv2d_naive_backward, conv2d_naive_forward, max_pool2d_backward,
-                            max_pool2d_forward, relu_backward, relu_forward)
-from minivgg.layers import conv as conv_module
+from minivgg.layers import (FrozenConv2d, avg_pool2d_backward, avg_pool2d_forward, conv2d_backward, conv2d_backward_dx,
+                            conv2d_forward, conv2d_naive_backward, conv2d_naive_backward_dx, conv2d_naive_forward,
+                            max_pool2d_backward, max_pool2d_forward, relu_backward, relu_forward)
+from minivgg.layers.conv import flip_kernel, im2col
 
 SHAPES = [(3, 8, 8, 4), (2, 7, 5, 3), (5, 1, 1, 2), (1, 3, 9, 6)]   # (C, H, W, O), odd sizes included
 
@@ -19,97 +19,81 @@ def _conv_inputs(rng, C, H, W, O, dtype, k=3):
             rng.standard_normal(O).astype(dtype))
 
 
-@pytest.mark.parametrize("algo", ["im2col", "mec", "direct"])
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-5), (np.float64, 1e-12)])
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("seed", [0, 1])
-def test_fast_conv_equals_naive_float32(shape, seed, algo):
+def test_im2col_pair_equals_the_loops(shape, seed, dtype, tol):
     rng = np.random.default_rng(seed)
-    x, W, b = _conv_inputs(rng, *shape, np.float32)
+    x, W, b = _conv_inputs(rng, *shape, dtype)
     ref, ref_cache = conv2d_naive_forward(x, W, b)
-    out, cache = conv2d_forward(x, W, b, algo=algo)
-    assert out.dtype == np.float32
-    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
-    d = rng.standard_normal(out.shape).astype(np.float32)
-    for got, want in zip(conv2d_backward(d, cache, weight_grads=True), conv2d_naive_backward(d, ref_cache)):
-        assert got.dtype == np.float32
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    out, cache = conv2d_forward(x, W, b)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, ref, rtol=tol, atol=tol)
+    d = rng.standard_normal(out.shape).astype(dtype)
+    for got, want in zip(conv2d_backward(d, cache), conv2d_naive_backward(d, ref_cache)):
+        assert got.dtype == dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("algo", ["naive", "im2col", "mec"])
-@pytest.mark.parametrize("k,pad", [(3, 1), (3, 0), (1, 0)])
-def test_conv_matches_scipy_correlate(algo, k, pad):
+@pytest.mark.parametrize("forward", [conv2d_naive_forward, conv2d_forward], ids=["naive", "im2col"])
+@pytest.mark.parametrize("k,pad", [(3, 1), (3, 0), (3, 2), (1, 0)])
+def test_conv_matches_scipy_correlate(forward, k, pad):
     rng = np.random.default_rng(3)
     x, W, b = _conv_inputs(rng, 3, 6, 7, 4, np.float64, k=k)
-    out, _ = conv2d_forward(x, W, b, pad=pad, algo=algo)
+    out, _ = forward(x, W, b, pad)
     xpad = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
     ref = np.stack([sum(correlate(xpad[c], W[o, c], mode="valid") for c in range(3)) + b[o] for o in range(4)])
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("algo,knob", [("im2col", "IM2COL_CHUNK"), ("mec", "MEC_CHUNK")])
-def test_chunking_does_not_change_the_result(monkeypatch, algo, knob):
-    rng = np.random.default_rng(4)
-    x, W, b = _conv_inputs(rng, 3, 11, 9, 5, np.float64)
-    whole, _ = conv2d_forward(x, W, b, algo=algo)
-    monkeypatch.setattr(conv_module, knob, 11 * 2)      # 2 padded rows a chunk, last chunk short
-    np.testing.assert_allclose(conv2d_forward(x, W, b, algo=algo)[0], whole, rtol=1e-13)
-    d = rng.standard_normal(whole.shape)
-    monkeypatch.setattr(conv_module, knob, 11 * 3)
-    dx, dW, db = conv2d_backward(d, conv2d_forward(x, W, b, algo=algo)[1], weight_grads=True)
-    for got, want in zip((dx, dW, db), conv2d_naive_backward(d, (x, W, b, 1))):
-        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+@pytest.mark.parametrize("k,pad", [(3, 1), (3, 0), (3, 2), (1, 0), (5, 2), (5, 4)])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_dx_loops_equal_the_flipped_kernel_convolution(shape, k, pad):
+    """The book's two views of dx: adding each output's gradient into its window (the loops), and
+    eq. (2), dout convolved with the flipped kernel and pad k-1-pad."""
+    C, H, W_, O = shape
+    rng = np.random.default_rng(11)
+    W = rng.standard_normal((O, C, k, k))
+    Ho, Wo = H + 2 * pad - k + 1, W_ + 2 * pad - k + 1
+    if min(Ho, Wo) < 1:
+        pytest.skip("empty output")
+    d = rng.standard_normal((O, Ho, Wo))
+    loops = conv2d_naive_backward_dx(d, W, pad)
+    assert loops.shape == (C, H, W_)
+    np.testing.assert_allclose(conv2d_backward_dx(d, W, pad), loops, rtol=1e-12, atol=1e-12)
+    Wf = flip_kernel(W)                   # (C, O, k, k): channels swapped, turned 180 degrees
+    assert Wf.shape == (C, O, k, k) and Wf[0, 0, 0, 0] == W[0, 0, k - 1, k - 1]
+    np.testing.assert_allclose(conv2d_naive_forward(d, Wf, np.zeros(C), k - 1 - pad)[0], loops, rtol=1e-12, atol=1e-12)
 
 
-def test_fast_backward_skips_weight_gradients_unless_asked(monkeypatch):
+def test_dx_as_a_convolution_needs_pad_at_most_k_minus_1():
+    with pytest.raises(ValueError, match="negative pad"):
+        conv2d_backward_dx(np.ones((2, 5, 5)), np.ones((2, 1, 3, 3)), pad=3)
+    # the loops have no such limit
+    assert conv2d_naive_backward_dx(np.ones((2, 5, 5)), np.ones((2, 1, 3, 3)), pad=3).shape == (1, 1, 1)
+
+
+def test_im2col_columns_are_the_windows():
+    x = np.arange(2 * 3 * 4, dtype=np.float64).reshape(2, 3, 4)
+    cols = im2col(x, 3, 1)
+    assert cols.shape == (2 * 9, 3 * 4)
+    xpad = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+    for y in range(3):
+        for xx in range(4):
+            np.testing.assert_array_equal(cols[:, y * 4 + xx], xpad[:, y:y + 3, xx:xx + 3].ravel())
+
+
+def test_frozen_conv_layer_runs_the_loops_and_keeps_no_activation():
     rng = np.random.default_rng(5)
-    x, W, b = _conv_inputs(rng, 2, 5, 5, 3, np.float32)
-    out, cache = conv2d_forward(x, W, b)
-
-    def boom(*a, **k):
-        raise AssertionError("weight gradients computed without being asked")
-
-    monkeypatch.setattr(conv_module, "_weight_grads_im2col", boom)
-    dx, dW, db = conv2d_backward(np.ones_like(out), cache)
-    assert dW is None and db is None and dx.shape == x.shape
-
-
-# --- the finite-difference suite, the same cases as `python -m minivgg.gradcheck` -------------
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_gradcheck_suite(seed):
-    failures = []
-    for case in suite_cases(seed):
-        res = case.run()
-        if not res.ok:
-            failures.append(f"{case.layer} {case.what} {case.shape}: {res.max_rel_error:.2e}")
-    assert not failures, failures
-
-
-def test_checker_catches_a_wrong_gradient():
-    """A deliberately wrong backward (unflipped kernel) must fail the check, or the suite proves nothing."""
-    rng = np.random.default_rng(6)
     x, W, b = _conv_inputs(rng, 2, 5, 6, 3, np.float64)
-
-    def wrong_backward(d):
-        return conv_module.conv2d_im2col(d, np.ascontiguousarray(W.transpose(1, 0, 2, 3)), None, 1)
-
-    res = check_layer(lambda z: conv2d_forward(z, W, b)[0], wrong_backward, x)
-    assert not res.ok and res.max_rel_error > 1e-2
-    # ... and a relu that lets the gradient through everywhere
-    x = gradcheck._relu_input(rng, (2, 4, 4))
-    res = check_layer(lambda z: relu_forward(z)[0], lambda d: d, x)
-    assert not res.ok
-
-
-def test_check_gradient_direction_mode_catches_scaling_error():
-    x = np.random.default_rng(7).standard_normal((3, 4))
-    assert check_gradient(lambda z: float((z ** 2).sum()), x, 2 * x, mode="direction").ok
-    assert not check_gradient(lambda z: float((z ** 2).sum()), x, 2.01 * x, mode="direction").ok
-
-
-def test_gradcheck_needs_float64():
-    with pytest.raises(ValueError):
-        check_gradient(lambda z: float(z.sum()), np.ones(3, np.float32), np.ones(3, np.float32))
+    layer = FrozenConv2d(W, b)
+    assert layer.conv_algo == "naive"
+    out, cache = layer.forward(x)
+    assert cache == x.shape                                  # the input's shape, not the input
+    np.testing.assert_array_equal(out, conv2d_naive_forward(x, W, b)[0])
+    d = rng.standard_normal(out.shape)
+    np.testing.assert_array_equal(layer.backward_dx(d, cache), conv2d_naive_backward(d, (x, W, b, 1))[0])
+    assert not hasattr(layer, "backward")                    # no weight gradients in a frozen layer
 
 
 # --- pooling and relu details ----------------------------------------------------------------
@@ -180,19 +164,3 @@ def test_relu_gradient_is_zero_at_zero_and_below():
 def test_pooling_too_small_is_a_clear_error():
     with pytest.raises(ValueError, match="cannot 2x2-pool"):
         avg_pool2d_forward(np.ones((1, 1, 4)))
-
-
-def test_gradcheck_suite_covers_every_layer_the_network_and_the_losses():
-    """Every backward is finite-difference checked here, incl. the suite's chain_forward/chain_backward."""
-    names = " ".join(c.layer for c in suite_cases(0))
-    for part in ("conv2d[naive]", "conv2d[im2col]", "conv2d[winograd]", "relu", "avg_pool2d", "max_pool2d",
-                 "conv-relu-pool-conv-relu", "VGG19 pooling=avg", "VGG19 pooling=max", "content loss",
-                 "style layer loss", "masked style", "total variation", "StyleTransfer eq. 7"):
-        assert part in names, part
-
-
-def test_gradcheck_cli_prints_the_table_and_exits_0(capsys):
-    assert gradcheck.main([]) == 0
-    out = capsys.readouterr().out
-    assert out.splitlines()[0].split()[:3] == ["layer", "grad", "shape"]
-    assert "FAIL" not in out and out.rstrip().endswith("(tolerance 1e-06)")

@@ -4,8 +4,9 @@ differences, float64, tiny random VGG19), region-scaled targets, per-position ta
 import numpy as np
 import pytest
 
+from minivgg.architecture import random_params
 from minivgg.errors import UsageError
-from minivgg.gradcheck import check_gradient, tiny_params
+from minivgg.gradcheck import check_gradient
 from minivgg.losses import masked_style_layer_loss, style_layer_loss
 from minivgg.objective import StyleTransfer, style_targets_and_masks
 from minivgg.vgg import VGG19
@@ -14,7 +15,7 @@ STYLE = ("conv1_1", "conv2_1", "conv3_1")
 
 
 def _net(pooling="avg"):
-    return VGG19(tiny_params(), pooling=pooling, dtype="float64")
+    return VGG19(random_params(), pooling=pooling, dtype="float64")
 
 
 def _masks(H, W, seed=0):

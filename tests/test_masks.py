@@ -3,15 +3,15 @@
 import numpy as np
 import pytest
 
+from minivgg.architecture import random_params
 from minivgg.errors import UsageError
-from minivgg.gradcheck import tiny_params
-from minivgg.objective import layer_masks, mask_to_float
 from minivgg.app.masks import load_mask, resize_mask
+from minivgg.objective import layer_masks, mask_to_float
 from minivgg.vgg import VGG19
 
 
 def _net():
-    return VGG19(tiny_params(), dtype="float64")
+    return VGG19(random_params(), dtype="float64")
 
 
 def test_layer_masks_shapes_and_values():

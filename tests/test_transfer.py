@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from minivgg.architecture import random_params
 from minivgg.errors import MinivggError, UsageError
-from minivgg.gradcheck import check_gradient, tiny_params
+from minivgg.gradcheck import check_gradient
 from minivgg.losses import gram
 from minivgg.optim import adam, lbfgs, pixel_bounds
 from minivgg.objective import DEFAULT_STYLE_LAYERS, StyleTransfer
@@ -13,7 +14,7 @@ from minivgg.vgg import VGG19
 
 @pytest.fixture(scope="module")
 def params():
-    return tiny_params(seed=5)
+    return random_params(seed=5)
 
 
 @pytest.fixture(scope="module")

@@ -3,14 +3,15 @@
 import numpy as np
 import pytest
 
+from minivgg.architecture import random_params
 from minivgg.errors import UsageError
-from minivgg.gradcheck import check_gradient, tiny_params
+from minivgg.gradcheck import check_gradient
 from minivgg.vgg import LAYER_NAMES, VGG19, min_input_size
 
 
 @pytest.fixture(scope="module")
 def params():
-    return tiny_params(seed=3)
+    return random_params(seed=3)
 
 
 def test_layer_names_are_the_papers():

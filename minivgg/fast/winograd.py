@@ -1,4 +1,4 @@
-"""Winograd convolution for 3x3 kernels: the same result as :func:`conv2d_im2col` with fewer multiplies.
+"""Winograd convolution for 3x3 kernels: the same result as the book's convolution with fewer multiplies.
 
 The 1-D idea: F(m, 3)
 ---------------------
@@ -66,7 +66,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_array_module
-from .conv import _store
+from .direct import store
 
 # F(2x2, 3x3)
 _BT2 = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
@@ -128,7 +128,7 @@ def _kron_transforms(m: int, xp, dtype):
 
 
 def conv2d_winograd(x, W, b=None, pad: int = 1, U=None, m: int = DEFAULT_M):
-    """3x3, stride-1 convolution by Winograd F(m x m, 3 x 3). Same contract as ``conv2d_im2col``.
+    """3x3, stride-1 convolution by Winograd F(m x m, 3 x 3). Same contract as :mod:`minivgg.fast.direct`'s.
 
     x: (C, H, W); W: (O, C, 3, 3); b: (O,) or None; pad in 0..2 -> (O, H + 2 pad - 2, W + 2 pad - 2).
     U: ``transform_weights(W, m)`` if the caller has it (saves the weight transform every call).
@@ -185,5 +185,5 @@ def conv2d_winograd(x, W, b=None, pad: int = 1, U=None, m: int = DEFAULT_M):
         xp.matmul(Mc.reshape(a * a, O * t).T, AKt, out=Yc)
         y0, y1 = i0 * m, min(Ho, (i0 + r) * m)
         blk = Yc.reshape(O, r, nW, m, m).transpose(0, 1, 3, 2, 4).reshape(O, r * m, nW * m)
-        _store(out[:, y0:y1], blk[:, :y1 - y0, :Wo], b)
+        store(out[:, y0:y1], blk[:, :y1 - y0, :Wo], b)
     return out

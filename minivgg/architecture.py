@@ -1,0 +1,63 @@
+"""The shape of VGG19 (Simonyan & Zisserman 2014): which convolutions, how wide, in what order.
+
+Sixteen 3x3 convolutions (stride 1, pad 1) in five blocks, each followed by a ReLU, with a 2x2
+pooling between blocks::
+
+    block 1: conv1_1 conv1_2            pool1   (64 channels)
+    block 2: conv2_1 conv2_2            pool2   (128)
+    block 3: conv3_1 .. conv3_4         pool3   (256)
+    block 4: conv4_1 .. conv4_4         pool4   (512)
+    block 5: conv5_1 .. conv5_4                 (512)
+
+Only the shape lives here, no computation, so that the network (:mod:`minivgg.vgg`), the weights
+file (:mod:`minivgg.weights`) and the cost table (:mod:`minivgg.cost`) can all read it without
+importing one another.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import UsageError
+
+BLOCK_SIZES = (2, 2, 4, 4, 4)                  # convolutions per block
+VGG19_CHANNELS = (64, 128, 256, 512, 512)      # output channels of every convolution in a block
+LAYER_NAMES = tuple(f"conv{b}_{c}" for b, n in enumerate(BLOCK_SIZES, 1) for c in range(1, n + 1))
+
+
+def layer_widths(block_widths=VGG19_CHANNELS) -> tuple:
+    """Output channels of each convolution, in LAYER_NAMES order, from one width per block."""
+    return tuple(w for n, w in zip(BLOCK_SIZES, block_widths) for _ in range(n))
+
+
+def check_layer_names(names, what: str = "layer") -> tuple:
+    """The names as a tuple, or a UsageError naming the first unknown one."""
+    names = tuple(names)
+    for n in names:
+        if n not in LAYER_NAMES:
+            raise UsageError(f"unknown {what} {n!r}: VGG19 layers are {', '.join(LAYER_NAMES)}")
+    return names
+
+
+def min_input_size(layers) -> int:
+    """Smallest H (and W) for which every tap in ``layers`` exists: each pool before it halves the map."""
+    deepest = max(LAYER_NAMES.index(n) for n in check_layer_names(layers))
+    pools_before = int(LAYER_NAMES[deepest][4]) - 1
+    return 2 ** pools_before
+
+
+def random_params(widths=(4, 6, 6, 8, 8), seed: int = 0) -> dict:
+    """Random VGG19-shaped parameters, float64: name -> (W (O, C, 3, 3), b (O,)).
+
+    ``widths``: output channels of the 5 blocks (VGG19's are VGG19_CHANNELS; small ones make a
+    network that runs in milliseconds, for tests and gradient checks). W is He-normal,
+    ``N(0, 2 / (C * 9))``, so activations keep their scale through the ReLU chain as a trained
+    network's roughly do; b is small noise, so that biases take part too.
+    """
+    rng = np.random.default_rng(seed)
+    params, cin = {}, 3
+    for name, out in zip(LAYER_NAMES, layer_widths(widths)):
+        W = rng.standard_normal((out, cin, 3, 3)) * np.sqrt(2.0 / (cin * 9))
+        params[name] = (W, 0.01 * rng.standard_normal(out))
+        cin = out
+    return params

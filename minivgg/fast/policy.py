@@ -1,0 +1,108 @@
+"""Which algorithm computes each convolution, forward and dx: the one place that decides (and says).
+
+``conv_algo`` (``VGG19.load(..., conv_algo=...)``) names one algorithm for every convolution, or
+a policy that picks one per convolution:
+
+* ``naive``: the loops of :mod:`minivgg.layers.conv` (the reference; slow).
+* ``im2col``, ``mec``, ``shiftadd``: the direct method's multiplies, :mod:`minivgg.fast.direct`.
+* ``winograd``: F(4x4, 3x3); ``winograd2``: F(2x2, 3x3) (:mod:`minivgg.fast.winograd`). Kernels
+  other than 3x3, or pads outside 0..2, run im2col instead.
+* ``direct``: per convolution, the fastest of those that do the direct method's multiplies
+  (:func:`choose_direct`).
+* ``auto`` (the default): per convolution, Winograd F(4x4, 3x3) where it pays (>= 128 channels on
+  both sides, >= 16 x 16 pixels), else as ``direct`` (:func:`choose_algo`).
+
+A layer runs two convolutions a step: the forward, C -> O channels on its input, and dx, the
+book's equation (2): the flipped kernel over ``dout``, O -> C channels with pad ``k-1-pad``. The
+policy sees each as a convolution in its own right, so dx may run another algorithm than the
+forward: VGG's conv1_1 (3 -> 64) runs im2col forward but shift-add for dx (64 -> 3).
+:func:`plan` gives both for one layer at one size; the layers call it on every pass, and
+``python -m minivgg.vgg summary --size N`` prints it for the whole network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import UsageError
+
+CONV_ALGOS = ("naive", "im2col", "mec", "shiftadd", "direct", "winograd", "winograd2", "auto")
+
+# auto = per layer, Winograd F(4x4, 3x3) where it pays, a direct algorithm where it does not:
+# the fastest here (see bench/bench_vgg.py).
+DEFAULT_ALGO = "auto"
+
+# Fewer channels than this on one side make im2col's and MEC's GEMMs too thin: the direct
+# choice is im2col for few inputs (VGG's conv1_1, C = 3) and shiftadd for few outputs (its dx,
+# 64 -> 3 channels).
+FEW_CHANNELS = 16
+
+# Winograd's tile transforms cost per channel what its products save per channel *pair*, so it
+# pays only with many channels on both sides. Measured on the 2-core machine (bench/bench_vgg.py,
+# 2026-11-29): MEC wins at 64 -> 64 (146 vs 176 ms at 512 px) and 64 <-> 128; Winograd wins from
+# 128 -> 128 (106 vs 134 ms at 256 px) up.
+WINOGRAD_MIN_CHANNELS = 128
+
+# ... and enough pixels: on a tiny map (VGG's conv4/conv5 of a 32-64 px image) the tiles are
+# mostly padding and its 38 BLAS calls per chunk cost more than the multiplies. Measured: at 512
+# channels MEC wins at 8 x 8 (2.5 vs 3.4 ms), Winograd from 16 x 16 (5.3 vs 8.5 ms).
+WINOGRAD_MIN_PIXELS = 16 * 16
+
+
+def check_conv_algo(conv_algo: str | None) -> str:
+    """``conv_algo``, or DEFAULT_ALGO for None; a UsageError for an unknown name."""
+    if conv_algo is None:
+        return DEFAULT_ALGO
+    if conv_algo not in CONV_ALGOS:
+        raise UsageError(f"unknown conv algorithm {conv_algo!r}: choose one of {', '.join(CONV_ALGOS)}")
+    return conv_algo
+
+
+def choose_direct(C: int, O: int) -> str:
+    """What ``direct`` runs for a C -> O channel convolution: the fastest algorithm that does the
+    direct method's multiplies (no Winograd), i.e. im2col with few inputs, shiftadd with few outputs,
+    else MEC."""
+    if O < FEW_CHANNELS <= C:
+        return "shiftadd"
+    if C < FEW_CHANNELS:
+        return "im2col"
+    return "mec"
+
+
+def choose_algo(C: int, O: int, k: int = 3, pad: int = 1, pixels: int | None = None) -> str:
+    """What ``auto`` runs for a C -> O channel k x k convolution of an input of ``pixels`` = H*W
+    (None: a large one)."""
+    big = pixels is None or pixels >= WINOGRAD_MIN_PIXELS
+    if k == 3 and 0 <= pad <= 2 and min(C, O) >= WINOGRAD_MIN_CHANNELS and big:
+        return "winograd"
+    return choose_direct(C, O)
+
+
+def algorithm(conv_algo: str, C: int, O: int, k: int, pad: int, pixels: int) -> str:
+    """The algorithm that runs one C -> O channel k x k convolution of an input of ``pixels`` = H*W
+    under ``conv_algo``: never a policy ("auto", "direct"), always what actually runs."""
+    if conv_algo == "auto":
+        return choose_algo(C, O, k, pad, pixels)
+    if conv_algo == "direct":
+        return choose_direct(C, O)
+    if conv_algo in ("winograd", "winograd2") and not (k == 3 and 0 <= pad <= 2):
+        return "im2col"
+    return conv_algo
+
+
+@dataclass(frozen=True)
+class ConvPlan:
+    """The algorithms one layer runs at one input size: ``forward`` and ``dx``."""
+
+    forward: str
+    dx: str
+
+
+def plan(conv_algo: str, C: int, O: int, H: int, W: int, k: int = 3, pad: int = 1) -> ConvPlan:
+    """What a C -> O channel k x k layer runs, forward and dx, on an input of H x W under ``conv_algo``.
+
+    dx is a convolution of dout (Ho x Wo) with the flipped kernel: O -> C channels, pad k-1-pad.
+    """
+    Ho, Wo = H + 2 * pad - k + 1, W + 2 * pad - k + 1
+    return ConvPlan(forward=algorithm(conv_algo, C, O, k, pad, H * W),
+                    dx=algorithm(conv_algo, O, C, k, k - 1 - pad, Ho * Wo))
