@@ -109,6 +109,9 @@ def main(argv=None):
                    help="start of the baseline and of multi-scale's smallest size (default noise, the paper's)")
     p.add_argument("--json", default=None, help="also write the results as JSON here")
     args = p.parse_args(argv)
+    from minivgg.machine import tune_process
+
+    tune_process()
     if args.scales is None and args.levels is None:
         args.levels = 3
 

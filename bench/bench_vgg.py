@@ -11,7 +11,7 @@ Prints, in one run:
      and the peak resident memory -- each measured in a fresh subprocess so peaks do not mix;
   4. one L-BFGS stylisation step end to end (losses included) at each size.
 
-FLOP counts come from :mod:`minivgg.cost` (the same numbers as ``python -m minivgg.vgg summary``).
+FLOP counts come from :mod:`minivgg.machine.cost` (the same numbers as ``python -m minivgg.vgg summary``).
 Timings on a shared machine are noisy: every figure is a median, and the load average is printed.
 """
 
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from minivgg.backend import get_backend, to_numpy  # noqa: E402
-from minivgg.cost import UNIT_UPTO, layer_costs, unit_flop  # noqa: E402
+from minivgg.machine.cost import UNIT_UPTO, layer_costs, unit_flop  # noqa: E402
 
 WEIGHTS = ROOT / "weights" / "vgg19.npz"
 
@@ -120,10 +120,7 @@ def child_unit(args) -> dict:
 def child_lbfgs(args) -> dict:
     from minivgg.vgg import VGG19
 
-    try:
-        from minivgg.objective import StyleTransfer
-    except ImportError:
-        StyleTransfer = None
+    from minivgg.objective import StyleTransfer
     params, _ = load_params(args.random_weights)
     net = VGG19(params, pooling="avg", device=args.device, dtype="float32", conv_algo=args.algo)
     xp = net.xp
@@ -131,45 +128,22 @@ def child_lbfgs(args) -> dict:
     content = xp.asarray(rng.uniform(-120, 120, (3, args.size, args.size)), dtype=np.float32)
     style = xp.asarray(rng.uniform(-120, 120, (3, args.size, args.size)), dtype=np.float32)
     x0 = xp.asarray(rng.uniform(-20, 20, (3, args.size, args.size)), dtype=np.float32)
-    if StyleTransfer is not None:
-        t0 = time.perf_counter()
-        st = StyleTransfer(net, content, [style])
-        setup = time.perf_counter() - t0
-        evals = [0]
-        inner = st.loss_and_grad
-
-        def counted(x):
-            evals[0] += 1
-            return inner(x)
-
-        st.loss_and_grad = counted
-        t0 = time.perf_counter()
-        st.run(x0, iterations=1, optimizer="lbfgs")
-        _sync(xp)
-        return {"seconds": time.perf_counter() - t0, "evals": evals[0], "setup": setup,
-                "what": "StyleTransfer.run(iterations=1, L-BFGS), Gatys losses, conv4_2 + conv1_1..conv5_1"}
-    # Fallback while minivgg.transfer is absent: forward + backward with a plain Gram loss.
-    from minivgg.optim import lbfgs
-
-    layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
-    evals = [0]
-
-    def fun(x):
-        evals[0] += 1
-        taps = net.forward(x, layers)
-        loss, grads = 0.0, {}
-        for k, F in taps.items():
-            N = F.shape[0]
-            Fm = F.reshape(N, -1)
-            G = Fm @ Fm.T / Fm.shape[1]
-            loss += float((G * G).sum())
-            grads[k] = (4.0 / Fm.shape[1] * (G @ Fm)).reshape(F.shape)
-        return loss, net.backward(grads)
-
     t0 = time.perf_counter()
-    lbfgs(fun, x0, iterations=1)
-    return {"seconds": time.perf_counter() - t0, "evals": evals[0], "setup": 0.0,
-            "what": "FALLBACK (minivgg.transfer absent): forward+backward with a simple Gram loss"}
+    st = StyleTransfer(net, content, [style])
+    setup = time.perf_counter() - t0
+    evals = [0]
+    inner = st.loss_and_grad
+
+    def counted(x):
+        evals[0] += 1
+        return inner(x)
+
+    st.loss_and_grad = counted
+    t0 = time.perf_counter()
+    st.run(x0, iterations=1, optimizer="lbfgs")
+    _sync(xp)
+    return {"seconds": time.perf_counter() - t0, "evals": evals[0], "setup": setup,
+            "what": "StyleTransfer.run(iterations=1, L-BFGS), Gatys losses, conv4_2 + conv1_1..conv5_1"}
 
 
 def run_child(kind: str, size: int, algo: str, args) -> dict:
@@ -281,6 +255,9 @@ def main(argv=None) -> int:
     p.add_argument("--child", choices=["unit", "lbfgs"], help=argparse.SUPPRESS)
     p.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    from minivgg.machine import tune_process
+
+    tune_process()               # the settings a stylisation run makes (every child process too)
 
     if args.child:
         args.algo = args.algo[0] if args.algo else DEFAULT_ALGO

@@ -74,10 +74,12 @@ def main(argv=None) -> int:
     import numpy as np
 
     from minivgg.app.pipeline import finish_image, stylize_images
+    from minivgg.machine import tune_process
     from minivgg.app.pictures import load_image, long_side_shape, resize_image, save_image
     from minivgg.app.presets import grain, resolve
     from minivgg.vgg import VGG19
 
+    tune_process()
     overrides = parse_set(args.set)
     if args.iterations:
         overrides["iterations"] = args.iterations

@@ -10,7 +10,7 @@ pooling between blocks::
     block 5: conv5_1 .. conv5_4                 (512)
 
 Only the shape lives here, no computation, so that the network (:mod:`minivgg.vgg`), the weights
-file (:mod:`minivgg.weights`) and the cost table (:mod:`minivgg.cost`) can all read it without
+file (:mod:`minivgg.weights`) and the cost table (:mod:`minivgg.machine.cost`) can all read it without
 importing one another.
 """
 

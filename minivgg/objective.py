@@ -278,7 +278,7 @@ def style_targets_and_masks(net, styles, layers, blend=None, masks=None, output_
 
     **With masks** (one per style, the output's ``(H, W)``, values 0..1) returns
     ``([{layer: A_l^k}, ...], [{layer: m_l^k}, ...])``, one dict of each per style: ``m_l^k`` the
-    mask average-pooled to layer l (:func:`minivgg.masks.layer_masks`), and ::
+    mask average-pooled to layer l (:func:`minivgg.objective.layer_masks`), and ::
 
         A_l^k = (sum_p (m_l^k)_p^2 / M_l^k) * Gram(style_k)_l
 
@@ -303,7 +303,7 @@ def style_targets_and_masks(net, styles, layers, blend=None, masks=None, output_
             m = mask_to_float(m, f"mask {k + 1}")
             if tuple(m.shape) != tuple(output_hw):
                 raise UsageError(f"mask {k + 1} is {m.shape[1]}x{m.shape[0]} px but the output is "
-                                 f"{output_hw[1]}x{output_hw[0]}: resize it (minivgg.masks.resize_mask)")
+                                 f"{output_hw[1]}x{output_hw[0]}: resize it (minivgg.app.masks.resize_mask)")
             region_masks.append(layer_masks(m, layers, backend=net.backend))
 
     shared, per_style = {}, []

@@ -74,8 +74,6 @@ def lbfgs(fun, x0, iterations: int, bounds=None, callback=None, max_evals: int |
     """
     from scipy.optimize import Bounds, minimize
 
-    from .blas_threads import single_thread_scipy_blas
-
     if iterations < 1:
         raise UsageError(f"iterations must be >= 1, got {iterations}")
     xp = get_array_module(x0)
@@ -101,7 +99,6 @@ def lbfgs(fun, x0, iterations: int, bounds=None, callback=None, max_evals: int |
     if bounds is not None:
         lower, upper = (to_numpy(b).astype(np.float64).ravel() for b in bounds)
         box = Bounds(lower, upper)
-    single_thread_scipy_blas()                   # its pool would fight NumPy's for the cores
     # ftol = gtol = 0: run the iterations asked for; the paper's losses are large numbers whose
     # relative decrease late in a run is tiny but still visible in the image.
     res = minimize(f, to_numpy(x0).astype(np.float64).ravel(), jac=True, method="L-BFGS-B",

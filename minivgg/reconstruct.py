@@ -4,7 +4,7 @@
     python -m minivgg.reconstruct style --style painting.jpg --output-dir fig1             # Fig. 1, top row
     python -m minivgg.reconstruct grid --content photo.jpg --style painting.jpg --output-dir fig3   # Fig. 3
 
-Every cell is the same objective as ``python -m minivgg.stylize`` -- :class:`~minivgg.transfer.StyleTransfer`,
+Every cell is the same objective as ``python -m minivgg.stylize`` -- :class:`~minivgg.objective.StyleTransfer`,
 eq. 7 -- with one of the weights set to zero; nothing here computes a loss of its own:
 
 * **content** -- one cell per layer of ``--layers`` (default conv1_1, conv2_1, conv3_1, conv4_1,
@@ -21,7 +21,7 @@ eq. 7 -- with one of the weights set to zero; nothing here computes a loss of it
   ``--content-layer`` (default conv4_2). **Ratio to weights:** beta stays at ``--style-weight``
   (default 1e3, stylize's default) and ``alpha = ratio * beta``; so the 1e-3 column is exactly
   stylize's default run (alpha 1, beta 1e3), and the style term keeps one scale across the sheet.
-  Our losses are the paper's normalisations (eq. 1, 4, 5; see :mod:`minivgg.transfer`), but note
+  Our losses are the paper's normalisations (eq. 1, 4, 5; see :mod:`minivgg.objective`), but note
   that eq. 1 sums over all M_l positions while eq. 4 divides by M_l^2: the content term grows with
   the image area and the style term does not, so at 128 px (16x fewer pixels than the paper's
   ~512 px) a given ratio is about a decade more style-heavy than in the paper. On Tuebingen x
@@ -254,7 +254,7 @@ def _differences(old: dict, new: dict) -> list:
 
 
 def _write_json(path: str, data: dict) -> None:
-    """Atomic (see :func:`~minivgg.atomic.atomic_write`): a resumed run reads this record back."""
+    """Atomic (see :func:`~minivgg.app.atomic.atomic_write`): a resumed run reads this record back."""
     with atomic_write(path, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=1)
         f.write("\n")
@@ -264,7 +264,7 @@ def _load_image_for(path, size, layers, what, device="cpu"):
     """The picture at ``path`` resized to long side ``size``; UsageError first if it would then be too
     small for the deepest of ``layers`` or too big for the memory of ``device``."""
     from .app.pictures import load_image, long_side_shape, resize_image
-    from .memory import check_fits
+    from .machine.memory import check_fits
 
     rgb = load_image(str(path))
     hw = long_side_shape(*rgb.shape[:2], size)
@@ -282,15 +282,19 @@ def main(argv=None) -> int:
     cells = validate(args)
     import numpy as np
 
+    from .machine import tune_process
+
+    tune_process()
+
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         return _run(args, cells)
 
 
 def _run(args, cells) -> int:
     from .backend import get_backend, to_numpy
-    from .cost import unit_flop
+    from .machine.cost import unit_flop
     from .app.estimate import Eta, expected_evaluations, measure_evaluation, plan_line
-    from .memory import step_bytes
+    from .machine.memory import step_bytes
     from .app.pictures import check_output_path, load_image, save_image
     from .image import deprocess, preprocess
     from .app.sheet import contact_sheet

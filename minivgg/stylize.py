@@ -7,7 +7,7 @@ weights file, the output path -- is checked before the optimisation starts, and 
 line on stderr with exit code 2 (usage) or 1 (runtime: unreadable file, missing weights, NaN loss).
 Ctrl-C during the optimisation writes the image reached so far to ``--output`` and exits 130.
 No path the run writes (--output, --log, --plot, every --save-every snapshot) may be an input or another
-output (:func:`minivgg.atomic.check_outputs`).
+output (:func:`minivgg.app.atomic.check_outputs`).
 """
 
 from __future__ import annotations
@@ -187,6 +187,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     validate(args)
     import numpy as np
+
+    from .machine import tune_process
+
+    tune_process()
 
     # Overflow shows up as an inf/NaN loss, which the optimisers report as one line; NumPy's own
     # RuntimeWarnings would only add noise to stderr first.

@@ -26,14 +26,12 @@ Input ``x: (3, H, W)``, BGR, 0..255 minus the ImageNet mean (see :mod:`minivgg.i
 
 from __future__ import annotations
 
-# The architecture's names are re-exported: minivgg.vgg is where a reader looks for the network's shape.
-from .architecture import BLOCK_SIZES, LAYER_NAMES, VGG19_CHANNELS, check_layer_names, min_input_size  # noqa: F401
+from .architecture import LAYER_NAMES, check_layer_names, min_input_size
 from .backend import get_backend
 from .errors import UsageError
 from .fast import conv_layers
 from .layers import (avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward, relu_backward,
                      relu_forward)
-from .memory import keep_freed_memory
 
 POOLINGS = {"avg": (avg_pool2d_forward, avg_pool2d_backward),
             "max": (max_pool2d_forward, max_pool2d_backward)}
@@ -48,8 +46,6 @@ class VGG19:
             raise UsageError(f"unknown pooling {pooling!r}: choose avg or max")
         self.backend = get_backend(device, dtype)
         self.xp = self.backend.xp
-        if self.backend.device == "cpu":
-            keep_freed_memory()      # ~10 % of a step otherwise goes to page faults (see minivgg.memory)
         self.dtype = self.backend.dtype
         self.pooling = pooling
         self.meta = meta or {}
@@ -145,8 +141,8 @@ class VGG19:
 
 
 def main(argv=None) -> int:
-    """``python -m minivgg.vgg summary --size N``: what each layer costs (see :mod:`minivgg.cost`)."""
-    from .cost import summary_main
+    """``python -m minivgg.vgg summary --size N``: what each layer costs (see :mod:`minivgg.machine.cost`)."""
+    from .machine.cost import summary_main
 
     return summary_main(argv)
 

@@ -45,10 +45,9 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-# BLOCK_SIZES, LAYER_NAMES and VGG19_CHANNELS are re-exported: the file format is defined by them.
 from .app.atomic import atomic_write, check_outputs
 from .app.cli import ArgumentParser, run_main
-from .architecture import BLOCK_SIZES, LAYER_NAMES, VGG19_CHANNELS, random_params  # noqa: F401
+from .architecture import BLOCK_SIZES, LAYER_NAMES, random_params
 from .errors import MinivggError, UsageError
 
 # (paper name, Keras name, block index 0..4) for each conv layer, in network order: convB_C is blockB_convC.

@@ -36,7 +36,7 @@ def test_keep_freed_memory_can_be_switched_off():
     import subprocess
     import sys
 
-    code = "from minivgg.memory import keep_freed_memory as k; print(k(), k())"
+    code = "from minivgg.machine.malloc import keep_freed_memory as k; print(k(), k())"
     env = dict(os.environ, MINIVGG_KEEP_FREED_MEMORY="0")
     off = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert off.stdout.split() == ["False", "False"]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from minivgg.cost import conv_flop, layer_costs, param_count, summary_main, unit_flop
+from minivgg.machine.cost import conv_flop, layer_costs, param_count, summary_main, unit_flop
 from minivgg.vgg import main as vgg_main
 
 

@@ -168,7 +168,7 @@ def test_the_plan_says_what_dx_runs_with_the_swapped_channel_counts():
 def test_the_layers_run_what_the_plan_says(monkeypatch, conv_algo):
     """One answer in one place: the algorithms VGG19's layers actually run, forward and dx, are the
     ones the policy reports (and the cost summary prints) for that size."""
-    from minivgg.cost import layer_costs, layer_plan
+    from minivgg.machine.cost import layer_costs, layer_plan
 
     params = {k: (w.astype(np.float32), b.astype(np.float32)) for k, (w, b) in random_params(VGG19_CHANNELS).items()}
     net = VGG19(params, dtype="float32", conv_algo=conv_algo)

@@ -26,8 +26,8 @@ from helpers import call_cli
 from minivgg import weights as wmod
 from minivgg.errors import MinivggError
 from minivgg.image import MEAN_BGR
-from minivgg.weights import (BLOCK_SIZES, LAYER_NAMES, SOURCE_MD5, VGG19_CHANNELS, convert, default_weights_path,
-                             load_weights, make_random_weights)
+from minivgg.architecture import BLOCK_SIZES, LAYER_NAMES, VGG19_CHANNELS
+from minivgg.weights import SOURCE_MD5, convert, default_weights_path, load_weights, make_random_weights
 
 WIDTHS = (4, 8, 8, 16, 16)
 

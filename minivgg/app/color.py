@@ -3,7 +3,7 @@ Artistic Style Transfer" (arXiv:1606.05897).
 
 Plain style transfer copies the painting's *colours* along with its brush strokes. The paper gives
 two ways to keep the photo's colours instead; both work on the images only, before and after the
-optimisation, and leave the objective (:mod:`minivgg.transfer`) untouched.
+optimisation, and leave the objective (:mod:`minivgg.objective`) untouched.
 
 **1. Luminance-only transfer** (the paper's "luminance-only transfer"). Split every image into a luminance channel and
 two chroma channels in the **YIQ** colour space (the one the paper uses; NTSC, FCC 1987 values)::

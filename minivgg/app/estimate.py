@@ -3,7 +3,7 @@
 **Before the run** (:func:`plan`): one evaluation (forward to the deepest tap and back) is timed at
 the output's size, after one untimed evaluation that pays the first-touch costs (page faults,
 buffer allocation) a long run pays only once. The other scales of a coarse-to-fine run are priced
-by the cost model (:func:`minivgg.cost.layer_costs`: a step's FLOP grow with the pixels). The count
+by the cost model (:func:`minivgg.machine.cost.layer_costs`: a step's FLOP grow with the pixels). The count
 of evaluations comes from recorded runs: SciPy's L-BFGS-B makes about one evaluation per iteration
 plus ``LBFGS_EXTRA_EVALS`` (the first iteration's line search tries 6-8 step lengths); Adam makes
 exactly one.
@@ -39,7 +39,7 @@ def expected_evaluations(iterations: int, optimizer: str = "lbfgs") -> int:
 
 def step_flop(hw, upto: str) -> float:
     """FLOP of one evaluation (forward and input gradient) through VGG19 to ``upto`` at ``hw = (H, W)``."""
-    from ..cost import layer_costs
+    from ..machine.cost import layer_costs
 
     return sum(r.flop_forward + r.flop_dx for r in layer_costs(tuple(hw), upto))
 

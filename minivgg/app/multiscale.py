@@ -32,7 +32,7 @@ line, ``iterations=(300, 100, 50)`` (or ``"300,100,50"``) in Python.
 
 **Upsampling** (:func:`upsample_init`). The previous result is turned back into a picture
 (:func:`~minivgg.image.deprocess`, which rounds and clips to 0..255), resized with the package's one
-resize function (:func:`~minivgg.image.resize_image`, LANCZOS) to the next size's exact shape, and
+resize function (:func:`~minivgg.app.pictures.resize_image`, LANCZOS) to the next size's exact shape, and
 preprocessed again. Rounding to 8 bits costs at most half a grey level per pixel, which the next
 size's optimisation removes in its first steps.
 """
@@ -149,7 +149,7 @@ def upsample_init(x_prev, new_shape):
 
     ``x_prev``: an RGB uint8 picture ``(h, w, 3)`` -> RGB uint8 ``(H, W, 3)``; or a network input
     ``(3, h, w)`` (NumPy or CuPy, any float dtype) -> ``(3, H, W)`` of the same array module and dtype.
-    ``new_shape`` may also be ``(3, H, W)``. Resizing is :func:`minivgg.image.resize_image` (LANCZOS).
+    ``new_shape`` may also be ``(3, H, W)``. Resizing is :func:`minivgg.app.pictures.resize_image` (LANCZOS).
     """
     from ..backend import get_array_module, to_numpy
     from ..image import deprocess, preprocess

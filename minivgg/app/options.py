@@ -39,7 +39,7 @@ def add_run_options(target, *, init: bool = True, size: int = DEFAULT_SIZE, iter
 
     init: also add ``--init`` (a tool whose starting image is fixed, e.g. white noise, leaves it out;
     ``--seed`` is always there, it seeds the noise). size, iterations, print_every: the defaults
-    (stylize's by default). preset: the settings a preset governs (:data:`minivgg.presets.PRESET_KEYS`:
+    (stylize's by default). preset: the settings a preset governs (:data:`minivgg.app.presets.PRESET_KEYS`:
     --init, --seed, --pooling, --iterations, --optimizer) default to None, for the preset to fill in.
     Returns ``target``.
     """

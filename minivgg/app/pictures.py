@@ -239,7 +239,7 @@ def check_output_path(path, forbid=()) -> str:
     A command line calls this before minutes of optimisation, so a bad ``--output`` fails at once
     rather than at the very end. Checks: ``path`` is not a directory (UsageError), its extension is
     one Pillow can write (else UsageError), it is not one of the ``forbid`` input paths (UsageError,
-    :func:`~minivgg.atomic.check_outputs`), and its parent directory exists and is writable or can
+    :func:`~minivgg.app.atomic.check_outputs`), and its parent directory exists and is writable or can
     be created (else MinivggError).
     """
     where = os.fspath(path)

@@ -83,7 +83,7 @@ def stylize_files(content_path, style_paths, size: int | None = None, iterations
             plot=None, preset: str | None = None):
     """Paint the photo at ``content_path`` in the style of ``style_paths``; returns RGB uint8 ``(H, W, 3)``.
 
-    ``preset``: ``"clean"`` (the default) or ``"paper"`` (:mod:`minivgg.presets`) fills in every one of
+    ``preset``: ``"clean"`` (the default) or ``"paper"`` (:mod:`minivgg.app.presets`) fills in every one of
     iterations, content_weight, style_weight, content_layers, style_layers, tv_weight, pooling, init,
     seed and optimizer left as None; a value given explicitly always wins.
     The content is resized to ``size`` pixels on its long side (default ``DEFAULT_SIZE``), the styles
@@ -92,13 +92,13 @@ def stylize_files(content_path, style_paths, size: int | None = None, iterations
     (multi-scale: see :func:`stylize_images`). Everything else as in :class:`StyleTransfer` and
     :func:`initial_image`. The extensions (each as the command line's flag of the same name):
 
-    * ``preserve_color``: ``"luminance"`` or ``"histogram"`` (:mod:`minivgg.color`);
+    * ``preserve_color``: ``"luminance"`` or ``"histogram"`` (:mod:`minivgg.app.color`);
     * ``scales`` (``"256,512"`` or a sequence) or ``levels`` (with ``size``): coarse-to-fine
-      (:mod:`minivgg.multiscale`); ``iterations`` is then one count (halved per larger scale) or one
+      (:mod:`minivgg.app.multiscale`); ``iterations`` is then one count (halved per larger scale) or one
       per scale;
     * ``style_scale``: the style's long side as a multiple of the output's (:func:`style_long_side`);
-    * ``content_masks``: one mask per style, paths or arrays (:mod:`minivgg.masks`);
-    * ``plot``: write the loss curves to this PNG (:func:`minivgg.plot.plot_losses`, needs matplotlib).
+    * ``content_masks``: one mask per style, paths or arrays (:mod:`minivgg.app.masks`);
+    * ``plot``: write the loss curves to this PNG (:func:`minivgg.app.plot.plot_losses`, needs matplotlib).
     """
     from .pictures import load_image
     from .masks import load_mask
@@ -182,8 +182,8 @@ def working_images(content_rgb, style_rgbs, preserve_color=None):
     """The images the network works on, at their loaded size: ``(content, styles)`` RGB uint8.
 
     ``preserve_color``: None -- as given; ``"histogram"`` -- each style recoloured to the content's
-    colour mean and covariance (:func:`minivgg.color.match_color_histogram`); ``"luminance"`` -- grey
-    luminance images, each style's luminance matched to the content's (:func:`minivgg.color.luminance_inputs`).
+    colour mean and covariance (:func:`minivgg.app.color.match_color_histogram`); ``"luminance"`` -- grey
+    luminance images, each style's luminance matched to the content's (:func:`minivgg.app.color.luminance_inputs`).
     """
     from .color import luminance_inputs, match_color_histogram
 
@@ -199,7 +199,7 @@ def working_images(content_rgb, style_rgbs, preserve_color=None):
 def finish_image(x, content_rgb, preserve_color=None) -> np.ndarray:
     """The result as a picture of the final size: RGB uint8 shaped like ``content_rgb`` (the content at
     the output size). ``x``: the image being optimised (any scale; resized if it is a coarser one).
-    Luminance mode puts the content's colours back (:func:`minivgg.color.recombine_luminance`)."""
+    Luminance mode puts the content's colours back (:func:`minivgg.app.color.recombine_luminance`)."""
     from ..backend import to_numpy
     from .color import recombine_luminance
     from ..image import deprocess
@@ -217,10 +217,10 @@ def check_scale_sizes(content_rgb, style_rgbs, sizes, content_layers, style_laye
                       style_scale=None, style_size=None, device: str = "cpu", dtype="float32"):
     """UsageError, before any network work, if an image is too small for the layers at some scale
     once resized (a small source is upscaled: a 10 x 10 icon at size 64 is fine), or too big for
-    the memory of ``device`` (:func:`minivgg.memory.check_fits`). Returns the estimated peak memory
+    the memory of ``device`` (:func:`minivgg.machine.memory.check_fits`). Returns the estimated peak memory
     of the largest scale in bytes (0 when no layer is active)."""
     from .pictures import long_side_shape
-    from ..memory import check_fits
+    from ..machine.memory import check_fits
 
     active_content = tuple(content_layers if alpha > 0 else ())
     active_style = tuple(style_layers if beta > 0 else ())
@@ -254,16 +254,16 @@ def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_
     """Style transfer on pictures, with every extension; returns RGB uint8 at the final size.
 
     content_rgb, style_rgbs: RGB uint8 pictures at any size (best: as loaded, unresized).
-    sizes: the output's long side at each scale, smallest first (:mod:`minivgg.multiscale`; default:
+    sizes: the output's long side at each scale, smallest first (:mod:`minivgg.app.multiscale`; default:
     the content's own long side). iterations: one count (the halving schedule of
-    :func:`minivgg.multiscale.iteration_schedule`) or one per scale. preserve_color: None,
-    ``"luminance"`` or ``"histogram"`` (:mod:`minivgg.color`). style_scale / style_size: see
+    :func:`minivgg.app.multiscale.iteration_schedule`) or one per scale. preserve_color: None,
+    ``"luminance"`` or ``"histogram"`` (:mod:`minivgg.app.color`). style_scale / style_size: see
     :func:`style_long_side`. content_masks: one mask per style (uint8 or 0..1 float, any size: resized
     to the content at every scale), for spatial control. objective: :class:`StyleTransfer`'s keywords.
 
     At each scale: the content is resized from ``content_rgb`` (not from the previous scale), the
     styles likewise; the objective is built (its targets once per scale) and minimised from the
-    previous scale's result, upsampled (:func:`minivgg.multiscale.upsample_init`) -- the first scale
+    previous scale's result, upsampled (:func:`minivgg.app.multiscale.upsample_init`) -- the first scale
     starts from ``init``. callback(iteration, x, parts) as in :meth:`StyleTransfer.run`, with
     ``parts["size"]`` and ``parts["scale"]`` (0 = smallest) added; iteration counts within the scale;
     raising StopIteration ends the current scale (the next one, if any, starts from its result).

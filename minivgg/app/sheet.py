@@ -1,6 +1,6 @@
 """Labelled contact sheets: a grid of images with a title, column labels above and row labels on the left.
 
-    from minivgg.sheet import contact_sheet
+    from minivgg.app.sheet import contact_sheet
     rgb, layout = contact_sheet([[a, b, c]], col_labels=["conv1_1", "conv2_1", "conv3_1"],
                                 row_labels=["content"], title="Content reconstructions")
     save_image("sheet.png", rgb)

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .architecture import LAYER_NAMES, check_layer_names, layer_widths
-from .fast.policy import CONV_ALGOS, DEFAULT_ALGO, plan
+from ..architecture import LAYER_NAMES, check_layer_names, layer_widths
+from ..fast.policy import CONV_ALGOS, DEFAULT_ALGO, plan
 
 UNIT_UPTO = "conv5_1"
 
@@ -128,7 +128,7 @@ def format_table(rows, conv_algo: str | None = None) -> str:
 
 def summary_main(argv=None) -> int:
     """``python -m minivgg.vgg summary --size N [--upto conv5_1] [--conv-algo auto]``."""
-    from .app.cli import ArgumentParser, positive_int
+    from ..app.cli import ArgumentParser, positive_int
 
     parser = ArgumentParser(prog="python -m minivgg.vgg",
                             description="What each VGG19 layer costs at a given image size.")

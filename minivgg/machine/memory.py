@@ -1,57 +1,17 @@
-"""Memory: keep freed blocks for reuse (:func:`keep_freed_memory`), and refuse a size that cannot
-fit before any of it is allocated (:func:`check_fits`).
+"""Will a size fit in memory? Refuse one that cannot before any of it is allocated (:func:`check_fits`).
 
-Why this matters here: one VGG19 step at 512 px allocates and frees a few GB of activations and
-work buffers (one conv1 map alone is 64 x 512 x 512 floats = 67 MB). glibc's malloc serves every
-block above 32 MB with a fresh ``mmap`` and unmaps it on ``free``, so the next step's arrays come
-back as untouched pages: the first write to each page is a page fault in which the kernel zeroes
-it. Measured on the 2-core benchmark machine, that was ~0.25 s of a 2.1 s step (its "sys" time).
-
-With mmap off and trimming off (``mallopt``), freed blocks stay in the heap and the next array of
-that size reuses one that is already mapped. The price: the process does not give memory back to
-the system after a peak until it exits. That suits a stylisation run; set
-``MINIVGG_KEEP_FREED_MEMORY=0`` to keep the C library's defaults (e.g. in a long-lived server).
-
-Linux with glibc only; elsewhere (macOS, musl, Windows) this is a no-op.
-
-**Will it fit?** A step keeps every activation up to the deepest tap for the backward pass, plus
-work buffers, gradients and L-BFGS's history, all in proportion to the pixels. Measured peak
+A step keeps every activation up to the deepest tap for the backward pass, plus work buffers,
+gradients and L-BFGS's history, all in proportion to the pixels. Measured peak
 resident memory of ``python -m minivgg.stylize`` (3 iterations, float32, default layers) on
 Tübingen at 256, 512 and 1024 px: 0.83, 1.51 and 4.10 GB, i.e. about 0.65 GB plus 3.6 times the
-activation bytes that :func:`minivgg.cost.layer_costs` counts (60, 240, 960 MB). A size whose
-estimate exceeds the memory available now is refused with a one-line error -- otherwise Pillow
+activation bytes that :func:`minivgg.machine.cost.layer_costs` counts (60, 240, 960 MB). A size
+whose estimate exceeds the memory available now is refused with a one-line error -- otherwise Pillow
 would allocate the resized picture and the kernel would kill the process half-way.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
-import platform
-
-# mallopt parameters from glibc's <malloc.h>
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_MAX = -4
-
-_done = None
-
-
-def keep_freed_memory() -> bool:
-    """Switch glibc malloc to reuse freed memory (once per process). Returns whether it is in effect."""
-    global _done
-    if _done is None:
-        _done = False
-        if os.environ.get("MINIVGG_KEEP_FREED_MEMORY", "1") != "0" and platform.system() == "Linux" \
-                and platform.libc_ver()[0] == "glibc":
-            try:
-                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-                # trim threshold: the largest int; 2**31-1 bytes is already far beyond any free top chunk we make
-                _done = bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
-            except (OSError, AttributeError):
-                _done = False
-    return _done
-
 
 #: Peak memory of a stylisation step ~= STEP_FIXED_BYTES + STEP_ACTIVATION_FACTOR * activation bytes
 #: (fitted to the measurements in the module docstring). A forward-only pass (style targets) keeps
@@ -114,7 +74,7 @@ def check_fits(passes, upto: str, device: str = "cpu", itemsize: int = 4, availa
     then no longer counted in the available memory: on the CPU, measured, the resident part is
     taken off it, so that small runs on a small machine are not refused.
     """
-    from .errors import UsageError
+    from ..errors import UsageError
 
     measured = available is None
     free = available_bytes(device) if measured else available
