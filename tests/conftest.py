@@ -1,4 +1,4 @@
-"""Shared pytest fixtures.
+"""Shared pytest fixtures, for the tests of every part (tests/book, tests/fast, tests/machine, tests/app).
 
 Most tests run on a tiny random network (same layer names and file format as VGG19, a few channels
 per layer) so they take milliseconds; tests that need the real VGG19 numbers ask for
@@ -7,7 +7,14 @@ per layer) so they take milliseconds; tests that need the real VGG19 numbers ask
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+
+# The tests live in book/, fast/, machine/ and app/ (as the package does); helpers.py, shared by all
+# of them, sits here.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from minivgg.weights import default_weights_path, make_random_weights
 

@@ -1,5 +1,5 @@
 """Helpers shared by the test files (not a conftest: plain functions, imported as ``from helpers import ...``;
-pytest's default import mode puts this directory on sys.path, as it has no __init__.py)."""
+conftest.py puts this directory on sys.path)."""
 
 from __future__ import annotations
 

@@ -107,7 +107,7 @@ def test_errors(params):
         VGG19(params, pooling="min")
 
 
-SHARED = __import__("pathlib").Path(__file__).resolve().parents[1].parent / "shared" / "images"
+SHARED = __import__("pathlib").Path(__file__).resolve().parents[2].parent / "shared" / "images"
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from helpers import call_cli, interrupt_when
 from minivgg.reconstruct import PROG, main, plan_cells, ratio_text, set_label
 from minivgg.objective import DEFAULT_BETA, StyleTransfer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "images"
 LAYERS = ["conv1_1", "conv2_1", "conv3_1"]
 

@@ -15,7 +15,7 @@ from helpers import call_cli, interrupt_when
 from minivgg.stylize import PROG, main
 from minivgg.objective import DEFAULT_BETA
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "images"
 
 

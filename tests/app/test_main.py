@@ -7,7 +7,7 @@ from pathlib import Path
 from helpers import call_cli
 from minivgg.__main__ import COMMANDS, PROG, main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_lists_every_command_and_exits_0(capsys):
