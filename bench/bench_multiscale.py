@@ -32,7 +32,8 @@ Measured on the idle machine, 2026-11-29 (real weights, Tubingen x Starry Night,
 
 Why: the upsampled coarse result starts the final size at a *higher* loss than 10 iterations from
 noise (at 256 px after 50 at 128 px: 1.7e11 against 6.9e10), and past that the final size's loss
-falls along the same curve as from noise -- the coarse sizes' work is spent, not saved. See :mod:`minivgg.app.multiscale`.
+falls along the same curve as from noise -- the coarse sizes' work is spent, not saved. See
+:mod:`minivgg.app.multiscale`.
 """
 
 from __future__ import annotations
@@ -116,8 +117,8 @@ def main(argv=None):
         args.levels = 3
 
     from minivgg.app.pictures import load_image
-    from minivgg.objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
     from minivgg.app.pipeline import check_scale_sizes, stylize_images
+    from minivgg.objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
     from minivgg.vgg import VGG19
 
     sizes = resolve_scales(size=None if args.scales else args.size, scales=args.scales, levels=args.levels)
@@ -165,7 +166,8 @@ def main(argv=None):
     print(f"{'loss':>11} {'from':>17} {'baseline s':>10} {'multi-scale s':>13} {'speed-up':>8}")
     for r in rows:
         print(f"{r['loss']:11.4e} {r['from']:>17} {_cell(r['baseline_seconds'], '.1f'):>10} "
-              f"{_cell(r['multiscale_seconds'], '.1f'):>13} {_cell(r['speedup'], '.2f', 'none') + ('x' if r['speedup'] else ''):>8}")
+              f"{_cell(r['multiscale_seconds'], '.1f'):>13} "
+              f"{_cell(r['speedup'], '.2f', 'none') + ('x' if r['speedup'] else ''):>8}")
     result = {"sizes": list(sizes), "baseline_iterations": args.iterations, "multiscale_schedule": sched,
               "baseline_seconds": round(t_base, 2), "multiscale_seconds": round(t_ms, 2),
               "multiscale_coarse_seconds": round(t_coarse, 2), "baseline_final_loss": base[-1][1],

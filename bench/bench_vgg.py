@@ -118,9 +118,8 @@ def child_unit(args) -> dict:
 
 
 def child_lbfgs(args) -> dict:
-    from minivgg.vgg import VGG19
-
     from minivgg.objective import StyleTransfer
+    from minivgg.vgg import VGG19
     params, _ = load_params(args.random_weights)
     net = VGG19(params, pooling="avg", device=args.device, dtype="float32", conv_algo=args.algo)
     xp = net.xp
@@ -184,8 +183,8 @@ def per_layer(size: int, algos, peak: float, xp, params, repeats: int):
                 layer = make_conv(W, b, 1, a)           # as the network holds it: layouts made once
                 out, cache = layer.forward(x)
                 d = xp.asarray(rng.standard_normal(out.shape), dtype=np.float32)
-                tf = timeit(lambda: layer.forward(x), xp, repeats)
-                tb = timeit(lambda: layer.backward_dx(d, cache), xp, repeats)
+                tf = timeit(lambda layer=layer, x=x: layer.forward(x), xp, repeats)
+                tb = timeit(lambda layer=layer, d=d, cache=cache: layer.backward_dx(d, cache), xp, repeats)
                 seen[key, a] = (tf, tb)
             totals[a][0] += tf
             totals[a][1] += tb

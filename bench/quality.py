@@ -73,10 +73,10 @@ def main(argv=None) -> int:
 
     import numpy as np
 
-    from minivgg.app.pipeline import finish_image, stylize_images
-    from minivgg.machine import tune_process
     from minivgg.app.pictures import load_image, long_side_shape, resize_image, save_image
+    from minivgg.app.pipeline import finish_image, stylize_images
     from minivgg.app.presets import grain, resolve
+    from minivgg.machine import tune_process
     from minivgg.vgg import VGG19
 
     tune_process()
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
             marks = {}
             t0 = time.perf_counter()
 
-            def cb(it, x, parts, marks=marks, t0=t0):
+            def cb(it, x, parts, marks=marks, t0=t0, final=final, photo=photo):
                 final[0] = (it, x, parts)
                 if it in checkpoints:
                     marks[it] = (finish_image(x, photo), parts, time.perf_counter() - t0)

@@ -4,8 +4,8 @@ The public API::
 
     from minivgg import VGG19, load_image, preprocess, deprocess, StyleTransfer, stylize_files
 
-    net = VGG19.load()                                              # weights/vgg19.npz (python -m minivgg.weights fetch)
-    rgb = stylize_files("photo.jpg", ["painting.jpg"], size=256)    # RGB uint8 (H, W, 3)
+    net = VGG19.load()                                            # weights/vgg19.npz (minivgg.weights fetch)
+    rgb = stylize_files("photo.jpg", ["painting.jpg"], size=256)  # RGB uint8 (H, W, 3)
 
 The layout: the book (``layers``, ``gradcheck``, ``vgg``, ``losses``, ``objective``, ``optim``,
 ``image``, ``backend``) is what a reader learns backpropagation from; ``fast`` is the engine room

@@ -27,7 +27,7 @@ LAYER_NAMES = tuple(f"conv{b}_{c}" for b, n in enumerate(BLOCK_SIZES, 1) for c i
 
 def layer_widths(block_widths=VGG19_CHANNELS) -> tuple:
     """Output channels of each convolution, in LAYER_NAMES order, from one width per block."""
-    return tuple(w for n, w in zip(BLOCK_SIZES, block_widths) for _ in range(n))
+    return tuple(w for n, w in zip(BLOCK_SIZES, block_widths, strict=True) for _ in range(n))
 
 
 def check_layer_names(names, what: str = "layer") -> tuple:
@@ -56,7 +56,7 @@ def random_params(widths=(4, 6, 6, 8, 8), seed: int = 0) -> dict:
     """
     rng = np.random.default_rng(seed)
     params, cin = {}, 3
-    for name, out in zip(LAYER_NAMES, layer_widths(widths)):
+    for name, out in zip(LAYER_NAMES, layer_widths(widths), strict=True):
         W = rng.standard_normal((out, cin, 3, 3)) * np.sqrt(2.0 / (cin * 9))
         params[name] = (W, 0.01 * rng.standard_normal(out))
         cin = out

@@ -59,8 +59,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .backend import get_array_module, to_numpy
 from .app.cli import error_line
+from .backend import get_array_module, to_numpy
 
 
 def rel_error(analytic, numeric, floor: float | None = None) -> float:
@@ -222,8 +222,14 @@ def _conv_problems(rng, shapes):
 def _book_conv_cases(rng):
     """The book's two forward/backward pairs (dx, dW, db against finite differences of L = sum(out * r)),
     and the book's two views of dx: the loops and eq. (2), the flipped-kernel convolution."""
-    from .layers.conv import (conv2d_backward, conv2d_backward_dx, conv2d_forward, conv2d_naive_backward,
-                              conv2d_naive_backward_dx, conv2d_naive_forward)
+    from .layers.conv import (
+        conv2d_backward,
+        conv2d_backward_dx,
+        conv2d_forward,
+        conv2d_naive_backward,
+        conv2d_naive_backward_dx,
+        conv2d_naive_forward,
+    )
 
     cases = []
     for label, fwd, bwd, shapes in [("conv2d_naive_* (loops)", conv2d_naive_forward, conv2d_naive_backward,
@@ -263,11 +269,11 @@ def _fast_conv_cases(rng):
 
         def forward(problems=problems, layers=layers):
             return _worst([_equal(layer.forward(x)[0], conv2d_naive_forward(x, W, b, pad)[0])
-                           for layer, (x, W, b, pad, r) in zip(layers, problems)])
+                           for layer, (x, W, b, pad, r) in zip(layers, problems, strict=True)])
 
         def dx(problems=problems, layers=layers):
             results = []
-            for layer, (x, W, b, pad, r) in zip(layers, problems):
+            for layer, (x, _, _, _, r) in zip(layers, problems, strict=True):
                 analytic = layer.backward_dx(r, layer.forward(x)[1])
                 results.append(check_gradient(lambda z, layer=layer, r=r: float((layer.forward(z)[0] * r).sum()),
                                               x, analytic))
@@ -288,8 +294,16 @@ def _relu_input(rng, shape):
 def suite_cases(seed: int = 0):
     """Every gradient check of the package (float64, small random inputs), in reading order."""
     from .architecture import random_params
-    from .layers import (avg_pool2d_backward, avg_pool2d_forward, conv2d_backward, conv2d_forward, max_pool2d_backward,
-                         max_pool2d_forward, relu_backward, relu_forward)
+    from .layers import (
+        avg_pool2d_backward,
+        avg_pool2d_forward,
+        conv2d_backward,
+        conv2d_forward,
+        max_pool2d_backward,
+        max_pool2d_forward,
+        relu_backward,
+        relu_forward,
+    )
     from .vgg import VGG19
 
     rng = np.random.default_rng(seed)
@@ -438,7 +452,7 @@ def run_suite(seed: int = 0) -> int:
     head = ("layer", "grad", "shape", "mode", "h", "rel err", "result")
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
     for r in [head] + rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     print(f"{len(rows) - failed} passed, {failed} failed (tolerance {TOL:.0e})")
     return failed
 
@@ -556,9 +570,9 @@ def check_mine(module, seed: int = 0, tol: float = TOL, h: float = 1e-5):
                 report(bwd_name, what, False, f"has shape {None if g is None else g.shape}, expected {args[i].shape}")
                 continue
 
-            def loss(z, i=i):
-                return float((np.asarray(_call_forward(ref_f, kind, [z if j == i else a for j, a in
-                                                                      enumerate(args)])[0]) * r).sum())
+            def loss(z, i=i, ref_f=ref_f, kind=kind, args=args, r=r):
+                inputs = [z if j == i else a for j, a in enumerate(args)]
+                return float((np.asarray(_call_forward(ref_f, kind, inputs)[0]) * r).sum())
 
             numeric = numerical_gradient(loss, args[i].copy(), h=h)
             bad = _first_wrong(g, to_numpy(want[i]), tol)

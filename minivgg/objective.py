@@ -119,7 +119,7 @@ class StyleTransfer:
             w = [_check_weight("a style layer weight", v) for v in style_layer_weights]
             if len(w) != len(self.style_layers):
                 raise UsageError(f"got {len(w)} style layer weights for {len(self.style_layers)} style layers")
-        self.style_layer_weights = dict(zip(self.style_layers, w))
+        self.style_layer_weights = dict(zip(self.style_layers, w, strict=True))
 
         # Layers with zero weight cost a forward pass and add nothing: leave them out.
         self._content_taps = self.content_layers if self.alpha > 0 else ()
@@ -168,7 +168,7 @@ class StyleTransfer:
             if masks is None:
                 self.style_targets = targets
             else:
-                self.style_regions = list(zip(targets, masks))
+                self.style_regions = list(zip(targets, masks, strict=True))
         self.last_losses = None
 
     def _to_net(self, x):

@@ -58,11 +58,11 @@ from pathlib import Path
 
 from .app.atomic import atomic_write, check_outputs, create_folders
 from .app.cli import ArgumentParser, positive_float, run_main
-from .errors import MinivggError, UsageError
 from .app.options import add_run_options, layer_list
-from .app.progress import fmt_duration, iteration_line
-from .objective import DEFAULT_BETA, DEFAULT_STYLE_LAYERS
 from .app.pipeline import INITS, NOISE_STD
+from .app.progress import fmt_duration, iteration_line
+from .errors import MinivggError, UsageError
+from .objective import DEFAULT_BETA, DEFAULT_STYLE_LAYERS
 from .vgg import LAYER_NAMES, check_layer_names, min_input_size
 
 PROG = "python -m minivgg.reconstruct"
@@ -291,15 +291,15 @@ def main(argv=None) -> int:
 
 
 def _run(args, cells) -> int:
-    from .backend import get_backend, to_numpy
-    from .machine.cost import unit_flop
     from .app.estimate import Eta, expected_evaluations, measure_evaluation, plan_line
-    from .machine.memory import step_bytes
     from .app.pictures import check_output_path, load_image, save_image
-    from .image import deprocess, preprocess
-    from .app.sheet import contact_sheet
-    from .objective import StyleTransfer
     from .app.pipeline import initial_image
+    from .app.sheet import contact_sheet
+    from .backend import get_backend, to_numpy
+    from .image import deprocess, preprocess
+    from .machine.cost import unit_flop
+    from .machine.memory import step_bytes
+    from .objective import StyleTransfer
     from .vgg import VGG19
 
     mode, out = args.mode, args.output_dir

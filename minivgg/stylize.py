@@ -19,15 +19,15 @@ import sys
 import time
 from pathlib import Path
 
-from .app.cli import ArgumentParser, nonnegative_float, positive_float, positive_int, run_main
-from .app.options import add_run_options, layer_list
-from .app.progress import fmt_duration, iteration_line
-from .errors import MinivggError, UsageError
 from .app.atomic import check_outputs, check_writable_destination, create_folders
+from .app.cli import ArgumentParser, nonnegative_float, positive_float, positive_int, run_main
+from .app.color import PRESERVE_MODES as PRESERVE_COLOR
+from .app.options import add_run_options, layer_list
+from .app.pipeline import DEFAULT_SIZE, INITS, NOISE_STD
 from .app.presets import DEFAULT_PRESET, PRESET_KEYS, PRESETS, preset_text
 from .app.presets import resolve as resolve_preset
-from .app.pipeline import DEFAULT_SIZE, INITS, NOISE_STD
-from .app.color import PRESERVE_MODES as PRESERVE_COLOR
+from .app.progress import fmt_duration, iteration_line
+from .errors import MinivggError, UsageError
 from .vgg import check_layer_names
 
 PROG = "python -m minivgg.stylize"
@@ -168,10 +168,10 @@ def validate(args):
 
 
 def config_dict(args, content_rgb, style_rgbs, net) -> dict:
-    keys = ("preset", "content", "style", "style_blend", "output", "size", "iterations", "content_weight", "style_weight",
-            "content_layers", "style_layers", "style_layer_weights", "pooling", "init", "seed", "optimizer", "lr",
-            "tv_weight", "bounds", "device", "weights", "save_every", "print_every", "preserve_color", "style_scale",
-            "content_mask", "plot")
+    keys = ("preset", "content", "style", "style_blend", "output", "size", "iterations", "content_weight",
+            "style_weight", "content_layers", "style_layers", "style_layer_weights", "pooling", "init", "seed",
+            "optimizer", "lr", "tv_weight", "bounds", "device", "weights", "save_every", "print_every",
+            "preserve_color", "style_scale", "content_mask", "plot")
     cfg = {k: getattr(args, k) for k in keys}
     cfg.update(scales=list(args.sizes), iterations=sum(args.schedule), iterations_per_scale=list(args.schedule))
     cfg.update(content_layers=list(args.content_layers), style_layers=list(args.style_layers),
@@ -199,12 +199,12 @@ def main(argv=None) -> int:
 
 
 def _run(args) -> int:
-    from .backend import get_backend
-    from .app.pictures import check_output_path, load_image, long_side_shape, resize_image, save_image
-    from .app.masks import load_mask
     from .app.estimate import Eta, measure_evaluation, plan, plan_line
+    from .app.masks import load_mask
+    from .app.pictures import check_output_path, load_image, long_side_shape, resize_image, save_image
+    from .app.pipeline import check_scale_sizes, finish_image, style_long_side, stylize_images, working_images
+    from .backend import get_backend
     from .objective import active_taps
-    from .app.pipeline import check_scale_sizes, finish_image, stylize_images, style_long_side, working_images
     from .vgg import LAYER_NAMES, VGG19
 
     check_output_path(args.output, forbid=args.inputs)
@@ -238,7 +238,7 @@ def _run(args) -> int:
         f"init {args.init} (preset {args.preset}){extras}")
     style_side = style_long_side(args.size, args.size, args.style_scale)
     for rgb, what, side in [(content, "the photo", args.size)] + [(s, f"style {p}", style_side)
-                                                                   for s, p in zip(styles, args.style)]:
+                                                                   for s, p in zip(styles, args.style, strict=True)]:
         if side > max(rgb.shape[:2]):
             say(f"{what} is {rgb.shape[1]}x{rgb.shape[0]} px: upscaled {side / max(rgb.shape[:2]):.1f}x "
                 f"to {side} px on its long side")

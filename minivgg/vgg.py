@@ -30,8 +30,14 @@ from .architecture import LAYER_NAMES, check_layer_names, min_input_size
 from .backend import get_backend
 from .errors import UsageError
 from .fast import conv_layers
-from .layers import (avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward, relu_backward,
-                     relu_forward)
+from .layers import (
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    max_pool2d_backward,
+    max_pool2d_forward,
+    relu_backward,
+    relu_forward,
+)
 
 POOLINGS = {"avg": (avg_pool2d_forward, avg_pool2d_backward),
             "max": (max_pool2d_forward, max_pool2d_backward)}

@@ -75,7 +75,7 @@ def plan(eval_seconds: float, shapes, schedule, upto: str, optimizer: str = "lbf
     flops = [step_flop(hw, upto) if upto else 0.0 for hw in shapes]
     per_eval = [eval_seconds * f / flops[-1] if flops[-1] else eval_seconds for f in flops]
     seconds = sum(s * (STEP_OVERHEAD * expected_evaluations(n, optimizer) + FORWARD_FRACTION * (1 + n_styles))
-                  for s, n in zip(per_eval, schedule))
+                  for s, n in zip(per_eval, schedule, strict=True))
     return {"seconds": seconds, "per_eval": per_eval}
 
 
@@ -127,5 +127,5 @@ def plan_line(seconds: float, peak_bytes: int, what: str) -> str:
     return line
 
 
-__all__ = ["STEP_OVERHEAD", "LBFGS_EXTRA_EVALS", "LONG_RUN_SECONDS", "expected_evaluations", "step_flop", "measure_evaluation",
-           "plan", "Eta", "plan_line"]
+__all__ = ["STEP_OVERHEAD", "LBFGS_EXTRA_EVALS", "LONG_RUN_SECONDS", "expected_evaluations", "step_flop",
+           "measure_evaluation", "plan", "Eta", "plan_line"]

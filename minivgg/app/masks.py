@@ -8,10 +8,11 @@ everywhere is refused (:func:`minivgg.app.pipeline.stylize_images`): its style w
 
 How a mask reaches a layer (:func:`minivgg.objective.layer_masks`, the book's part). A VGG19 tap
 ``convB_C`` sits after ``B - 1`` 2x2 poolings (the 3x3 convolutions are padded and keep the size),
-so its feature map is the image's size halved ``B - 1`` times, rounded down. The mask is *average-pooled* alongside the network with
-the very same 2x2 pooling function (:func:`minivgg.layers.avg_pool2d_forward`, whatever pooling the
-network itself uses), so its shape matches the feature map's exactly, odd sizes included, and each
-value is the fraction of that position's 2^(B-1) x 2^(B-1) pixel block that lies inside the region.
+so its feature map is the image's size halved ``B - 1`` times, rounded down. The mask is
+*average-pooled* alongside the network with the very same 2x2 pooling function
+(:func:`minivgg.layers.avg_pool2d_forward`, whatever pooling the network itself uses), so its shape
+matches the feature map's exactly, odd sizes included, and each value is the fraction of that
+position's 2^(B-1) x 2^(B-1) pixel block that lies inside the region.
 (The paper also discusses eroding the mask at deep layers, whose neurons see far beyond their block;
 we do not: a soft mask edge is the result.)
 

@@ -15,12 +15,13 @@ to its section's group, or to the first group given when its section is missing.
 
 from __future__ import annotations
 
+from ..optim import DEFAULT_ADAM_LR, OPTIMIZERS
+
 # positive_float and nonnegative_int live in cli.py with the other argparse types; they stay
 # importable from here (and in __all__) for code written against the older layout.
 from .cli import nonnegative_int, positive_float, positive_int
-from ..optim import DEFAULT_ADAM_LR, OPTIMIZERS
-from .presets import DEFAULT_ITERATIONS
 from .pipeline import DEFAULT_SIZE, NOISE_STD
+from .presets import DEFAULT_ITERATIONS
 
 #: The option names :func:`add_run_options` defines (argparse ``dest`` names), in --help order.
 RUN_OPTIONS = ("size", "init", "seed", "pooling", "iterations", "optimizer", "lr", "bounds", "device", "weights",

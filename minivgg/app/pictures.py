@@ -21,7 +21,6 @@ from ..errors import MinivggError, UsageError
 from ..image import check_rgb
 from .atomic import atomic_write, check_outputs, check_writable_destination, same_file
 
-
 # Pillow >= 9.1 has the Resampling enum; LANCZOS is the sharpest of its filters, which matters
 # because style transfer reproduces fine texture and a blurry resize loses it.
 _LANCZOS = Image.Resampling.LANCZOS

@@ -100,11 +100,11 @@ def stylize_files(content_path, style_paths, size: int | None = None, iterations
     * ``content_masks``: one mask per style, paths or arrays (:mod:`minivgg.app.masks`);
     * ``plot``: write the loss curves to this PNG (:func:`minivgg.app.plot.plot_losses`, needs matplotlib).
     """
-    from .pictures import load_image
+    from ..vgg import VGG19
     from .masks import load_mask
     from .multiscale import parse_iterations, resolve_scales
+    from .pictures import load_image
     from .presets import resolve
-    from ..vgg import VGG19
 
     s = resolve(preset, dict(iterations=iterations, content_weight=content_weight, style_weight=style_weight,
                              content_layers=content_layers, style_layers=style_layers, tv_weight=tv_weight,
@@ -201,8 +201,8 @@ def finish_image(x, content_rgb, preserve_color=None) -> np.ndarray:
     the output size). ``x``: the image being optimised (any scale; resized if it is a coarser one).
     Luminance mode puts the content's colours back (:func:`minivgg.app.color.recombine_luminance`)."""
     from ..backend import to_numpy
-    from .color import recombine_luminance
     from ..image import deprocess
+    from .color import recombine_luminance
     from .pictures import resize_image
 
     rgb = deprocess(to_numpy(x))
@@ -219,8 +219,8 @@ def check_scale_sizes(content_rgb, style_rgbs, sizes, content_layers, style_laye
     once resized (a small source is upscaled: a 10 x 10 icon at size 64 is fine), or too big for
     the memory of ``device`` (:func:`minivgg.machine.memory.check_fits`). Returns the estimated peak memory
     of the largest scale in bytes (0 when no layer is active)."""
-    from .pictures import long_side_shape
     from ..machine.memory import check_fits
+    from .pictures import long_side_shape
 
     active_content = tuple(content_layers if alpha > 0 else ())
     active_style = tuple(style_layers if beta > 0 else ())
@@ -268,10 +268,10 @@ def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_
     ``parts["size"]`` and ``parts["scale"]`` (0 = smallest) added; iteration counts within the scale;
     raising StopIteration ends the current scale (the next one, if any, starts from its result).
     """
-    from .pictures import long_side_shape, resize_image
     from ..image import preprocess
     from .masks import mask_to_uint8, resize_mask
     from .multiscale import parse_iterations, upsample_init
+    from .pictures import long_side_shape, resize_image
 
     sizes = tuple(sizes) if sizes is not None else (max(content_rgb.shape[:2]),)
     counts = parse_iterations(iterations, len(sizes))
@@ -287,7 +287,7 @@ def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_
         objective.setdefault("style_target_scale", "positions")
 
     x = None
-    for k, (size, count) in enumerate(zip(sizes, counts)):
+    for k, (size, count) in enumerate(zip(sizes, counts, strict=True)):
         hw = long_side_shape(*content_rgb.shape[:2], size)
         c = resize_image(work_content, shape=hw)
         ss = style_long_side(size, sizes[-1], style_scale, style_size)

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import os
 
-from .atomic import atomic_write, check_writable_destination
 from ..errors import MinivggError, UsageError
+from .atomic import atomic_write, check_writable_destination
 
 INSTALL_HINT = "pip install 'minivgg[plot]' (or: pip install matplotlib)"
 CURVES = (("total", "total (minimised)"), ("content", "content L_c"), ("style", "style L_s"), ("tv", "TV"))
@@ -93,7 +93,8 @@ def plot_losses(history, path, title: str | None = None, show_tv: bool | None = 
             ys = values[name]
             if name == "tv" and not (show_tv if show_tv is not None else any(v != 0 and v == v for v in ys)):
                 continue
-            pts = [(a, v) for a, v in zip(x, ys) if v > 0]        # log scale: positives only (NaN > 0 is False)
+            # log scale: positives only (NaN > 0 is False)
+            pts = [(a, v) for a, v in zip(x, ys, strict=True) if v > 0]
             if pts:
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], label=label,
                         linewidth=2.0 if name == "total" else 1.3)

@@ -31,7 +31,8 @@ PRESETS = {
     "paper": dict(_PAPER),
 }
 DEFAULT_PRESET = "clean"
-#: The settings a preset fills in (the command line's dest names, :func:`minivgg.app.pipeline.stylize_files`'s keywords).
+#: The settings a preset fills in: the command line's dest names, the keywords of
+#: :func:`minivgg.app.pipeline.stylize_files`.
 PRESET_KEYS = tuple(_PAPER)
 
 

@@ -63,7 +63,7 @@ def layer_costs(size, upto: str | None = None, itemsize: int = 4, widths=None, i
     if upto is not None:
         check_layer_names([upto])
     rows, cin = [], in_channels
-    for i, (name, O) in enumerate(zip(LAYER_NAMES, widths)):
+    for i, (name, O) in enumerate(zip(LAYER_NAMES, widths, strict=True)):
         if i > 0 and name.endswith("_1"):
             H, W = H // 2, W // 2
             rows.append(LayerCost(f"pool{int(name[4]) - 1}", "pool", cin, (cin, H, W), 0, cin * H * W * itemsize,
@@ -112,7 +112,7 @@ def format_table(rows, conv_algo: str | None = None) -> str:
     if conv_algo is not None:
         head += ("fwd algo", "dx algo")
         plans = [layer_plan(r, conv_algo) for r in rows]
-        body = [t + ((p.forward, p.dx) if p else ("", "")) for t, p in zip(body, plans)]
+        body = [t + ((p.forward, p.dx) if p else ("", "")) for t, p in zip(body, plans, strict=True)]
         tot += ("", "")
     table = [head] + body + [tot]
     widths = [max(len(t[i]) for t in table) for i in range(len(head))]
@@ -122,7 +122,7 @@ def format_table(rows, conv_algo: str | None = None) -> str:
         if j == len(table) - 1:
             lines.append("  ".join("-" * w for w in widths))
         lines.append("  ".join(c.ljust(w) if i in left else c.rjust(w)
-                               for i, (c, w) in enumerate(zip(t, widths))).rstrip())
+                               for i, (c, w) in enumerate(zip(t, widths, strict=True))).rstrip())
     return "\n".join(lines)
 
 

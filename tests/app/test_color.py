@@ -3,7 +3,22 @@
 import numpy as np
 import pytest
 
-from minivgg.app.color import RGB_TO_YIQ, YIQ_TO_RGB, color_stats, color_transfer_matrix, luminance, luminance_image, luminance_inputs, match_color_histogram, match_color_histogram_float, match_luminance, recombine_luminance, recombine_luminance_float, rgb_to_yiq, yiq_to_rgb
+from minivgg.app.color import (
+    RGB_TO_YIQ,
+    YIQ_TO_RGB,
+    color_stats,
+    color_transfer_matrix,
+    luminance,
+    luminance_image,
+    luminance_inputs,
+    match_color_histogram,
+    match_color_histogram_float,
+    match_luminance,
+    recombine_luminance,
+    recombine_luminance_float,
+    rgb_to_yiq,
+    yiq_to_rgb,
+)
 from minivgg.errors import UsageError
 
 

@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from minivgg.app.estimate import (LBFGS_EXTRA_EVALS, LONG_RUN_SECONDS, STEP_OVERHEAD, Eta, expected_evaluations, plan,
-                                  plan_line, step_flop)
+from minivgg.app.estimate import (
+    LBFGS_EXTRA_EVALS,
+    LONG_RUN_SECONDS,
+    STEP_OVERHEAD,
+    Eta,
+    expected_evaluations,
+    plan,
+    plan_line,
+    step_flop,
+)
 
 TRACES = json.loads((Path(__file__).parent / "data" / "eta_traces.json").read_text())
 

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from helpers import call_cli
+
 from minivgg.__main__ import COMMANDS, PROG, main
 
 ROOT = Path(__file__).resolve().parents[2]

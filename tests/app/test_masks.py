@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from minivgg.app.masks import load_mask, resize_mask
 from minivgg.architecture import random_params
 from minivgg.errors import UsageError
-from minivgg.app.masks import load_mask, resize_mask
 from minivgg.objective import layer_masks, mask_to_float
 from minivgg.vgg import VGG19
 

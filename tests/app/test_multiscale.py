@@ -3,10 +3,18 @@
 import numpy as np
 import pytest
 
+from minivgg.app.multiscale import (
+    MIN_SCALE_ITERATIONS,
+    iteration_schedule,
+    level_sizes,
+    parse_iterations,
+    parse_scales,
+    resolve_scales,
+    upsample_init,
+)
+from minivgg.app.pictures import resize_image
 from minivgg.errors import UsageError
 from minivgg.image import deprocess, preprocess
-from minivgg.app.pictures import resize_image
-from minivgg.app.multiscale import MIN_SCALE_ITERATIONS, iteration_schedule, level_sizes, parse_iterations, parse_scales, resolve_scales, upsample_init
 
 
 def test_parse_scales():
@@ -53,7 +61,7 @@ def test_iteration_schedule():
     assert iteration_schedule(100, 5) == (100, 50, 25, MIN_SCALE_ITERATIONS, MIN_SCALE_ITERATIONS)
     assert iteration_schedule(5, 3) == (5, 5, 5)                         # floor = min(minimum, iterations)
     s = iteration_schedule(1000, 4)
-    assert all(a >= b for a, b in zip(s, s[1:]))                         # never more at a larger size
+    assert all(a >= b for a, b in zip(s, s[1:], strict=False))                         # never more at a larger size
     assert parse_iterations("30,20,10", 3) == (30, 20, 10)
     assert parse_iterations(["30", "20"], 2) == (30, 20)
     assert parse_iterations(["40"], 2) == (40, 20)

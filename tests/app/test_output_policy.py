@@ -10,14 +10,16 @@ import shutil
 
 import numpy as np
 import pytest
+from helpers import call_cli
 from PIL import Image
 
-from helpers import call_cli
 from minivgg import weights as wmod
 from minivgg.app.atomic import check_outputs, same_file
 from minivgg.errors import UsageError
-from minivgg.reconstruct import PROG as RECONSTRUCT, main as reconstruct_main
-from minivgg.stylize import PROG as STYLIZE, main as stylize_main
+from minivgg.reconstruct import PROG as RECONSTRUCT
+from minivgg.reconstruct import main as reconstruct_main
+from minivgg.stylize import PROG as STYLIZE
+from minivgg.stylize import main as stylize_main
 
 
 def folder_state(root):

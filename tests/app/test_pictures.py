@@ -7,10 +7,10 @@ import pytest
 from PIL import Image
 
 from minivgg.app import pictures as mimage
+from minivgg.app.pictures import check_output_path, load_image, resize_image, save_image
 from minivgg.backend import get_backend
 from minivgg.errors import MinivggError, UsageError
 from minivgg.image import MEAN_BGR, deprocess, preprocess
-from minivgg.app.pictures import check_output_path, load_image, resize_image, save_image
 
 
 def _save(img, tmp_path, name, **kw):

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from minivgg.errors import MinivggError, UsageError
 from minivgg.app.plot import check_plot_path, plot_losses, require_matplotlib
+from minivgg.errors import MinivggError, UsageError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -4,11 +4,11 @@ import json
 
 import numpy as np
 import pytest
+from helpers import call_cli
 from PIL import Image
 
-from helpers import call_cli
-from minivgg.errors import UsageError
 from minivgg.app.presets import DEFAULT_PRESET, PRESET_KEYS, PRESETS, grain, relative_grain, resolve
+from minivgg.errors import UsageError
 from minivgg.stylize import PROG, main
 
 

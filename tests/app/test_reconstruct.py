@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import call_cli, interrupt_when
 from PIL import Image
 
-from helpers import call_cli, interrupt_when
-from minivgg.reconstruct import PROG, main, plan_cells, ratio_text, set_label
 from minivgg.objective import DEFAULT_BETA, StyleTransfer
+from minivgg.reconstruct import PROG, main, plan_cells, ratio_text, set_label
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "images"
@@ -65,7 +65,7 @@ def test_content_sheet(imgs, tiny_weights, capsys):
     assert err == ""
     rec = check_sheet(imgs, "content", 3, 1, 4, ["photo"] + LAYERS)
     assert [c["file"] for c in rec["cells"]] == [f"content_{n}.png" for n in LAYERS]
-    for c, name in zip(rec["cells"], LAYERS):
+    for c, name in zip(rec["cells"], LAYERS, strict=True):
         assert (c["content_layers"], c["style_layers"], c["alpha"], c["beta"]) == ([name], [], 1.0, 0.0)
         assert c["losses"]["style"] == 0.0 and c["losses"]["total"] == pytest.approx(c["losses"]["content"])
     with Image.open(Path(imgs["out"]) / "content_conv2_1.png") as im:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import call_cli, interrupt_when
 from PIL import Image
 
-from helpers import call_cli, interrupt_when
-from minivgg.stylize import PROG, main
 from minivgg.objective import DEFAULT_BETA
+from minivgg.stylize import PROG, main
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "images"
@@ -152,8 +152,9 @@ def test_bad_input_in_a_real_process_has_no_traceback(imgs, tiny_weights, tmp_pa
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 1
     assert "Traceback" not in r.stderr and "minivgg.weights fetch" in r.stderr
-    r = subprocess.run([sys.executable, "-m", "minivgg.stylize", *args_for(imgs, tiny_weights, "--style-weight", "1e300")],
-                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    argv = args_for(imgs, tiny_weights, "--style-weight", "1e300")
+    r = subprocess.run([sys.executable, "-m", "minivgg.stylize", *argv], cwd=ROOT, capture_output=True, text=True,
+                       timeout=60)
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "iteration 1" in r.stderr, r.stderr
     r = subprocess.run([sys.executable, "-m", "minivgg.stylize", "--content", imgs["content"]],
                        cwd=ROOT, capture_output=True, text=True, timeout=60)

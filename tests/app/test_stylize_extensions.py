@@ -6,13 +6,13 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import call_cli
 from PIL import Image
 
-from helpers import call_cli
 from minivgg.app.color import rgb_to_yiq
 from minivgg.app.pictures import load_image, long_side_shape, resize_image
+from minivgg.app.pipeline import style_long_side, stylize_files, stylize_images
 from minivgg.stylize import PROG, main
-from minivgg.app.pipeline import stylize_files, stylize_images, style_long_side
 from minivgg.vgg import VGG19
 from minivgg.weights import load_weights
 
@@ -163,7 +163,7 @@ def test_python_api_keywords(imgs, tiny_weights, tmp_path):
     content = load_image(imgs["content"])
     a = stylize_images(net, content, [load_image(imgs["style"])], sizes=(32,), iterations=2, seed=3,
                        content_layers=("conv2_1",), style_layers=("conv1_1",))
-    b = stylize_files(imgs["content"], imgs["style"], size=32, iterations=2, seed=3, net=net, content_layers=("conv2_1",),
-                style_layers=("conv1_1",), preset="paper")
+    b = stylize_files(imgs["content"], imgs["style"], size=32, iterations=2, seed=3, net=net,
+                      content_layers=("conv2_1",), style_layers=("conv1_1",), preset="paper")
     assert a.shape == resize_image(content, shape=long_side_shape(24, 32, 32)).shape
     np.testing.assert_array_equal(a, b)

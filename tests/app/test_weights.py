@@ -21,12 +21,12 @@ import urllib.request
 import h5py
 import numpy as np
 import pytest
-
 from helpers import call_cli
+
 from minivgg import weights as wmod
+from minivgg.architecture import BLOCK_SIZES, LAYER_NAMES, VGG19_CHANNELS
 from minivgg.errors import MinivggError
 from minivgg.image import MEAN_BGR
-from minivgg.architecture import BLOCK_SIZES, LAYER_NAMES, VGG19_CHANNELS
 from minivgg.weights import SOURCE_MD5, convert, default_weights_path, load_weights, make_random_weights
 
 WIDTHS = (4, 8, 8, 16, 16)
@@ -35,7 +35,7 @@ WIDTHS = (4, 8, 8, 16, 16)
 def keras_layers():
     """(paper name, Keras name, block) written out by hand, independent of the module's table."""
     out = []
-    for b, n in zip(range(1, 6), (2, 2, 4, 4, 4)):
+    for b, n in zip(range(1, 6), (2, 2, 4, 4, 4), strict=True):
         for c in range(1, n + 1):
             out.append((f"conv{b}_{c}", f"block{b}_conv{c}", b - 1))
     return out

@@ -6,9 +6,21 @@ import numpy as np
 import pytest
 from scipy.signal import correlate
 
-from minivgg.layers import (FrozenConv2d, avg_pool2d_backward, avg_pool2d_forward, conv2d_backward, conv2d_backward_dx,
-                            conv2d_forward, conv2d_naive_backward, conv2d_naive_backward_dx, conv2d_naive_forward,
-                            max_pool2d_backward, max_pool2d_forward, relu_backward, relu_forward)
+from minivgg.layers import (
+    FrozenConv2d,
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    conv2d_backward,
+    conv2d_backward_dx,
+    conv2d_forward,
+    conv2d_naive_backward,
+    conv2d_naive_backward_dx,
+    conv2d_naive_forward,
+    max_pool2d_backward,
+    max_pool2d_forward,
+    relu_backward,
+    relu_forward,
+)
 from minivgg.layers.conv import flip_kernel, im2col
 
 SHAPES = [(3, 8, 8, 4), (2, 7, 5, 3), (5, 1, 1, 2), (1, 3, 9, 6)]   # (C, H, W, O), odd sizes included
@@ -30,7 +42,7 @@ def test_im2col_pair_equals_the_loops(shape, seed, dtype, tol):
     assert out.dtype == dtype
     np.testing.assert_allclose(out, ref, rtol=tol, atol=tol)
     d = rng.standard_normal(out.shape).astype(dtype)
-    for got, want in zip(conv2d_backward(d, cache), conv2d_naive_backward(d, ref_cache)):
+    for got, want in zip(conv2d_backward(d, cache), conv2d_naive_backward(d, ref_cache), strict=True):
         assert got.dtype == dtype and got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 

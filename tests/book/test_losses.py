@@ -15,7 +15,7 @@ def rng():
 def test_content_loss_is_half_the_squared_error(rng):
     F, P = rng.standard_normal((4, 5, 3)), rng.standard_normal((4, 5, 3))
     L, dF = content_loss(F, P)
-    assert L == pytest.approx(0.5 * sum((f - p) ** 2 for f, p in zip(F.ravel(), P.ravel())))
+    assert L == pytest.approx(0.5 * sum((f - p) ** 2 for f, p in zip(F.ravel(), P.ravel(), strict=True)))
     np.testing.assert_allclose(dF, F - P)
     assert check_gradient(lambda z: content_loss(z, P)[0], F, dF).ok
 

@@ -7,8 +7,8 @@ from minivgg.architecture import random_params
 from minivgg.errors import MinivggError, UsageError
 from minivgg.gradcheck import check_gradient
 from minivgg.losses import gram
-from minivgg.optim import adam, lbfgs, pixel_bounds
 from minivgg.objective import DEFAULT_STYLE_LAYERS, StyleTransfer
+from minivgg.optim import adam, lbfgs, pixel_bounds
 from minivgg.vgg import VGG19
 
 
@@ -219,8 +219,8 @@ def test_optimisers_stop_on_nan():
 def test_initial_images(tmp_path):
     from PIL import Image
 
-    from minivgg.image import preprocess
     from minivgg.app.pipeline import NOISE_STD, initial_image
+    from minivgg.image import preprocess
 
     rng = np.random.default_rng(0)
     content = preprocess(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8))

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from minivgg.errors import MinivggError
 from minivgg.machine import blas_threads
 
 
@@ -53,7 +54,7 @@ def test_the_commands_tune_the_process(monkeypatch, tmp_path):
     calls = []
     monkeypatch.setattr(minivgg.machine, "tune_process", lambda: calls.append(1) or {})
     for main in (stylize.main, reconstruct.main):
-        with pytest.raises(Exception):              # the run itself fails on the missing files
+        with pytest.raises(MinivggError):           # the run itself fails on the missing files
             main(["--content", str(tmp_path / "no.png"), "--style", str(tmp_path / "no.png"),
                   "--output", str(tmp_path / "o.png")] if main is stylize.main else
                  ["content", "--content", str(tmp_path / "no.png"), "--output-dir", str(tmp_path / "d")])

@@ -1,11 +1,11 @@
 """Will a size fit? The memory estimate and the one-line refusals built on it (minivgg.machine.memory)."""
 
 import pytest
-
 from helpers import call_cli
+
+from minivgg.errors import UsageError
 from minivgg.machine import memory
 from minivgg.machine.cost import layer_costs
-from minivgg.errors import UsageError
 from minivgg.machine.memory import STEP_ACTIVATION_FACTOR, STEP_FIXED_BYTES, available_bytes, check_fits, step_bytes
 
 GB = 2**30
