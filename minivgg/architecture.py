@@ -46,6 +46,25 @@ def min_input_size(layers) -> int:
     return 2 ** pools_before
 
 
+def deepest_layer(layers) -> str:
+    """The tap of ``layers`` furthest down the network (the one a forward pass must reach)."""
+    return max(check_layer_names(layers), key=LAYER_NAMES.index)
+
+
+def check_input_size(hw, layers, what: str = "image", where: str = "") -> None:
+    """UsageError unless an image of ``hw = (H, W)`` reaches every tap of ``layers``.
+
+    The one message for "too small": ``the {what} is WxH px{where}, too small for layer L: it needs
+    at least N px on each side`` (``where``: e.g. " after resizing").
+    """
+    if not layers:
+        return
+    need = min_input_size(layers)
+    if min(int(v) for v in hw) < need:
+        raise UsageError(f"the {what} is {hw[1]}x{hw[0]} px{where}, too small for layer {deepest_layer(layers)}: "
+                         f"it needs at least {need} px on each side (each pooling halves the image)")
+
+
 def random_params(widths=(4, 6, 6, 8, 8), seed: int = 0) -> dict:
     """Random VGG19-shaped parameters, float64: name -> (W (O, C, 3, 3), b (O,)).
 

@@ -33,10 +33,10 @@ import math
 
 import numpy as np
 
+from .architecture import LAYER_NAMES, check_input_size, check_layer_names
 from .errors import MinivggError, UsageError
 from .losses import content_loss, gram, masked_style_loss, style_loss, tv_loss
 from .optim import DEFAULT_ADAM_LR, minimize_image, pixel_bounds
-from .vgg import LAYER_NAMES, check_layer_names, min_input_size
 
 DEFAULT_CONTENT_LAYERS = ("conv4_2",)
 DEFAULT_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
@@ -72,11 +72,7 @@ def _check_image_size(x, layers, what: str):
         return
     if x.ndim != 3 or x.shape[0] != 3:
         raise UsageError(f"the {what} must be a preprocessed (3, H, W) array, got shape {tuple(x.shape)}")
-    need = min_input_size(layers)
-    if min(x.shape[1:]) < need:
-        deepest = max(layers, key=LAYER_NAMES.index)
-        raise UsageError(f"the {what} is {x.shape[2]}x{x.shape[1]} px, too small for layer {deepest}: "
-                         f"it needs at least {need} px on each side (each pooling halves the image)")
+    check_input_size(x.shape[1:], layers, what)
 
 
 class StyleTransfer:

@@ -61,9 +61,9 @@ from .app.cli import ArgumentParser, positive_float, run_main
 from .app.options import add_run_options, layer_list
 from .app.pipeline import INITS, NOISE_STD
 from .app.progress import fmt_duration, iteration_line
+from .architecture import LAYER_NAMES, check_input_size, check_layer_names, deepest_layer
 from .errors import MinivggError, UsageError
 from .objective import DEFAULT_BETA, DEFAULT_STYLE_LAYERS
-from .vgg import LAYER_NAMES, check_layer_names, min_input_size
 
 PROG = "python -m minivgg.reconstruct"
 MODES = ("content", "style", "grid")
@@ -269,11 +269,8 @@ def _load_image_for(path, size, layers, what, device="cpu"):
     rgb = load_image(str(path))
     hw = long_side_shape(*rgb.shape[:2], size)
     if layers:
-        deepest = max(layers, key=LAYER_NAMES.index)
-        if min(hw) < min_input_size(layers):
-            raise UsageError(f"the {what} is {hw[1]}x{hw[0]} px after resizing, too small for layer {deepest}: "
-                             f"it needs at least {min_input_size(layers)} px on each side (use a larger --size)")
-        check_fits([(f"the {what}", hw, True)], deepest, device=device)
+        check_input_size(hw, layers, what, " after resizing")
+        check_fits([(f"the {what}", hw, True)], deepest_layer(layers), device=device)
     return resize_image(rgb, size=size)
 
 
@@ -403,7 +400,7 @@ def _run(args, cells) -> int:
     # Relative cost of one iteration of each cell, for the sheet's ETA: the FLOPs of a forward and
     # backward pass to its deepest tap, plus those to conv2_1 as a floor for the memory-bound start.
     hw = tuple(template.shape[1:])
-    costs = [unit_flop(hw, max(c["content_layers"] + c["style_layers"], key=LAYER_NAMES.index))
+    costs = [unit_flop(hw, deepest_layer(c["content_layers"] + c["style_layers"]))
              + unit_flop(hw, "conv2_1") for c in cells]
     todo = [i for i, c in enumerate(cells) if c["losses"] is None]
     n = len(cells)
@@ -423,7 +420,7 @@ def _run(args, cells) -> int:
         seconds = measure_evaluation(net, hw, taps)
         per_eval = [seconds * costs[i] / costs[deepest] for i in todo]
         total = sum(s * expected_evaluations(args.iterations, args.optimizer) for s in per_eval)
-        say(plan_line(total, step_bytes(hw, max(taps, key=LAYER_NAMES.index)),
+        say(plan_line(total, step_bytes(hw, deepest_layer(taps)),
                       f"{len(todo)} cells of {args.iterations} iterations at {hw[1]}x{hw[0]} px"))
         eta = Eta([args.iterations] * len(todo), per_eval, optimizer=args.optimizer)
     state = {"cell": None, "iter": 0}

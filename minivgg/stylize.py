@@ -203,9 +203,10 @@ def _run(args) -> int:
     from .app.masks import load_mask
     from .app.pictures import check_output_path, load_image, long_side_shape, resize_image, save_image
     from .app.pipeline import check_scale_sizes, finish_image, style_long_side, stylize_images, working_images
+    from .architecture import deepest_layer
     from .backend import get_backend
     from .objective import active_taps
-    from .vgg import LAYER_NAMES, VGG19
+    from .vgg import VGG19
 
     check_output_path(args.output, forbid=args.inputs)
     if args.save_every:
@@ -256,7 +257,7 @@ def _run(args) -> int:
     taps = active_taps(args.content_layers, args.style_layers, args.content_weight, args.style_weight)
     # No active layer (alpha = beta = 0) leaves only the TV term: nothing worth timing.
     estimate = plan(measure_evaluation(net, shapes[-1], taps) if taps else 0.0, shapes, schedule,
-                    max(taps, key=LAYER_NAMES.index) if taps else None, optimizer=args.optimizer,
+                    deepest_layer(taps) if taps else None, optimizer=args.optimizer,
                     n_styles=len(styles))
     what = f"{total_iters} iterations at {W}x{H} px" + (f" over {len(sizes)} scales" if multiscale else "")
     say(plan_line(estimate["seconds"], peak, what))

@@ -26,7 +26,7 @@ Input ``x: (3, H, W)``, BGR, 0..255 minus the ImageNet mean (see :mod:`minivgg.i
 
 from __future__ import annotations
 
-from .architecture import LAYER_NAMES, check_layer_names, min_input_size
+from .architecture import LAYER_NAMES, check_input_size, check_layer_names
 from .backend import get_backend
 from .errors import UsageError
 from .fast import conv_layers
@@ -88,12 +88,9 @@ class VGG19:
         layers = check_layer_names(layers)
         if not layers:
             raise UsageError("no layers requested")
-        need = min_input_size(layers)
         if x.ndim != 3 or x.shape[0] != 3:
             raise UsageError(f"input must be (3, H, W), got shape {tuple(x.shape)}")
-        if x.shape[1] < need or x.shape[2] < need:
-            raise UsageError(f"image of {x.shape[1]}x{x.shape[2]} px is too small for layer "
-                             f"{max(layers, key=LAYER_NAMES.index)}: it needs at least {need}x{need} px")
+        check_input_size(x.shape[1:], layers, "input")
         x = self.backend.asarray(x)
         wanted = set(layers)
         last = max(LAYER_NAMES.index(n) for n in layers)

@@ -12,6 +12,7 @@ documented exit code, never a traceback:
 from __future__ import annotations
 
 import argparse
+import operator
 import os
 import sys
 
@@ -48,25 +49,50 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {error_line(message)} (see --help)\n")
 
 
-def _int_at_least(text: str, lowest: int, expected: str) -> int:
-    """``text`` as an int >= ``lowest``, else ArgumentTypeError ``expected {expected}, got ...``."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-    if value < lowest:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
-    return value
+def whole_number(value, what: str | None = None, lowest: int = 1) -> int:
+    """``value`` -- an int, or text holding one -- as an int >= ``lowest``.
+
+    Else UsageError ``{what}: expected a positive integer, got ...`` (no prefix when ``what`` is
+    None). Booleans and floats are refused, not truncated: ``size=2.7`` is a mistake, not 2.
+    """
+    expected = "a positive integer" if lowest == 1 else f"an integer >= {lowest}"
+    prefix = f"{what}: " if what else ""
+    if isinstance(value, str):
+        try:
+            n = int(value.strip())
+        except ValueError:
+            raise UsageError(f"{prefix}expected {expected}, got {value.strip()!r}") from None
+    elif isinstance(value, bool):
+        raise UsageError(f"{prefix}expected {expected}, got {value!r}")
+    else:
+        try:
+            n = operator.index(value)
+        except TypeError:
+            raise UsageError(f"{prefix}expected {expected}, got {value!r}") from None
+    if n < lowest:
+        raise UsageError(f"{prefix}expected {expected}, got {n}")
+    return n
+
+
+def _argparse_type(parse):
+    """An argparse ``type=`` from a parser raising UsageError (argparse wants ArgumentTypeError)."""
+    def convert(text):
+        try:
+            return parse(text)
+        except UsageError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    convert.__name__ = parse.__name__
+    return convert
 
 
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
-    return _int_at_least(text, 1, "a positive integer")
+    return _argparse_type(whole_number)(text)
 
 
 def nonnegative_int(text: str) -> int:
     """argparse type: an integer >= 0."""
-    return _int_at_least(text, 0, "an integer >= 0")
+    return _argparse_type(lambda t: whole_number(t, lowest=0))(text)
 
 
 def _float_from(text: str, ok, what: str) -> float:
@@ -89,5 +115,5 @@ def positive_float(text: str) -> float:
     return _float_from(text, lambda v: v > 0, "a finite number > 0")
 
 
-__all__ = ["run_main", "ArgumentParser", "positive_int", "nonnegative_int", "positive_float", "nonnegative_float",
-           "error_line", "UsageError"]
+__all__ = ["run_main", "ArgumentParser", "whole_number", "positive_int", "nonnegative_int", "positive_float",
+           "nonnegative_float", "error_line", "UsageError"]

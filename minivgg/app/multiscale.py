@@ -39,28 +39,14 @@ size's optimisation removes in its first steps.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..errors import UsageError
+from .cli import whole_number
+from .pictures import round_half_up
 
 #: The fewest iterations any size but the smallest gets under the halving rule.
 MIN_SCALE_ITERATIONS = 20
-
-
-def _round_half_up(x: float) -> int:
-    return int(math.floor(x + 0.5))
-
-
-def _int(text, what: str) -> int:
-    try:
-        value = int(str(text).strip())
-    except ValueError:
-        raise UsageError(f"{what}: expected a positive integer, got {str(text).strip()!r}") from None
-    if value < 1:
-        raise UsageError(f"{what}: expected a positive integer, got {value}")
-    return value
 
 
 def parse_scales(text) -> tuple:
@@ -71,7 +57,7 @@ def parse_scales(text) -> tuple:
     parts = text.split(",") if isinstance(text, str) else list(text)
     if isinstance(text, str) and not text.strip():
         raise UsageError("--scales: give sizes separated by commas, such as 256,512")
-    sizes = [_int(p, "--scales") for p in parts]
+    sizes = [whole_number(p, "--scales") for p in parts]
     if not sizes:
         raise UsageError("--scales: give sizes separated by commas, such as 256,512")
     if len(set(sizes)) != len(sizes):
@@ -81,8 +67,8 @@ def parse_scales(text) -> tuple:
 
 def level_sizes(size: int, levels: int) -> tuple:
     """``levels`` sizes ending at ``size``, each half the next (``size / 2^k`` rounded half up), smallest first."""
-    size, levels = _int(size, "--size"), _int(levels, "--levels")
-    sizes = tuple(max(1, _round_half_up(size / 2 ** k)) for k in range(levels - 1, -1, -1))
+    size, levels = whole_number(size, "--size"), whole_number(levels, "--levels")
+    sizes = tuple(max(1, round_half_up(size / 2 ** k)) for k in range(levels - 1, -1, -1))
     if len(set(sizes)) != len(sizes):
         raise UsageError(f"--size {size} cannot be halved {levels - 1} times (sizes {sizes}): use fewer --levels")
     return sizes
@@ -113,7 +99,7 @@ def resolve_scales(size=None, scales=None, levels=None, min_size: int = 1) -> tu
     else:
         if size is None:
             raise UsageError("no output size given")
-        sizes = (_int(size, "--size"),)
+        sizes = (whole_number(size, "--size"),)
     if sizes[0] < min_size:
         raise UsageError(f"the smallest scale, {sizes[0]} px, is below the {min_size} px the chosen layers need: "
                          "use fewer --levels or larger --scales")
@@ -123,7 +109,7 @@ def resolve_scales(size=None, scales=None, levels=None, min_size: int = 1) -> tu
 def iteration_schedule(iterations: int, n_scales: int, minimum: int = MIN_SCALE_ITERATIONS) -> tuple:
     """Iterations per size, smallest first: ``iterations`` at the smallest, halved (rounded up) at each
     larger one, never below ``min(minimum, iterations)``. One size: ``(iterations,)``."""
-    iterations, n_scales = _int(iterations, "--iterations"), _int(n_scales, "number of scales")
+    iterations, n_scales = whole_number(iterations, "--iterations"), whole_number(n_scales, "number of scales")
     floor = min(int(minimum), iterations)
     return tuple(max(floor, -(-iterations // 2 ** k)) for k in range(n_scales))
 
@@ -131,13 +117,13 @@ def iteration_schedule(iterations: int, n_scales: int, minimum: int = MIN_SCALE_
 def parse_iterations(value, n_scales: int) -> tuple:
     """``--iterations``: one count (the halving schedule) or a comma list with one count per size."""
     if isinstance(value, str) and "," in value:
-        counts = tuple(_int(p, "--iterations") for p in value.split(","))
+        counts = tuple(whole_number(p, "--iterations") for p in value.split(","))
     elif isinstance(value, (list, tuple)):
-        counts = tuple(_int(p, "--iterations") for p in value)
+        counts = tuple(whole_number(p, "--iterations") for p in value)
         if len(counts) == 1:
             return iteration_schedule(counts[0], n_scales)
     else:
-        return iteration_schedule(_int(value, "--iterations"), n_scales)
+        return iteration_schedule(whole_number(value, "--iterations"), n_scales)
     if len(counts) != n_scales:
         raise UsageError(f"--iterations has {len(counts)} counts for {n_scales} scales: give one count, "
                          "or one per scale (smallest scale first)")

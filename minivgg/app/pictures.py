@@ -9,7 +9,6 @@ the network's input convention is the book's (:mod:`minivgg.image`).
 from __future__ import annotations
 
 import math
-import operator
 import os
 import re
 import warnings
@@ -20,6 +19,7 @@ from PIL import Image, ImageOps
 from ..errors import MinivggError, UsageError
 from ..image import check_rgb
 from .atomic import atomic_write, check_outputs, check_writable_destination, same_file
+from .cli import whole_number
 
 # Pillow >= 9.1 has the Resampling enum; LANCZOS is the sharpest of its filters, which matters
 # because style transfer reproduces fine texture and a blurry resize loses it.
@@ -32,19 +32,6 @@ _COMMON_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 # --------------------------------------------------------------------------------------------
 # argument checks
 # --------------------------------------------------------------------------------------------
-
-
-def _positive_int(value, what: str) -> int:
-    """``value`` as an int >= 1, else UsageError (bools and floats are refused, not truncated)."""
-    if isinstance(value, bool):
-        raise UsageError(f"{what} must be a positive integer, got {value!r}")
-    try:
-        n = operator.index(value)
-    except TypeError:
-        raise UsageError(f"{what} must be a positive integer, got {value!r}") from None
-    if n < 1:
-        raise UsageError(f"{what} must be a positive integer, got {n}")
-    return n
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,7 +115,7 @@ def load_image(path, size=None) -> np.ndarray:
     corrupt, truncated, empty or too large file, and UsageError for ``size`` <= 0.
     """
     if size is not None:
-        size = _positive_int(size, "image size")
+        size = whole_number(size, "image size")
     where = os.fspath(path)
     if os.path.isdir(where):
         raise MinivggError(f"{where}: is a directory, not an image file")
@@ -189,7 +176,7 @@ def round_half_up(x: float) -> int:
 
 def long_side_shape(height: int, width: int, size: int) -> tuple[int, int]:
     """The (H, W) with the long side equal to ``size``, aspect ratio kept, each side >= 1."""
-    size = _positive_int(size, "image size")
+    size = whole_number(size, "image size")
     if height >= width:
         return size, max(1, round_half_up(width * size / height))
     return max(1, round_half_up(height * size / width)), size
@@ -213,7 +200,7 @@ def resize_image(rgb, size=None, shape=None) -> np.ndarray:
             th, tw = shape
         except (TypeError, ValueError):
             raise UsageError(f"resize shape must be (height, width), got {shape!r}") from None
-        th, tw = _positive_int(th, "resize height"), _positive_int(tw, "resize width")
+        th, tw = whole_number(th, "resize height"), whole_number(tw, "resize width")
     else:
         return rgb.copy()
     if (th, tw) == (h, w):

@@ -20,10 +20,10 @@ import math
 
 import numpy as np
 
+from ..architecture import check_input_size, check_layer_names, deepest_layer
 from ..errors import UsageError
 from ..objective import StyleTransfer, check_mask_count
 from ..optim import DEFAULT_ADAM_LR
-from ..vgg import LAYER_NAMES, check_layer_names, min_input_size
 from .color import PRESERVE_MODES
 from .pictures import round_half_up
 from .presets import DEFAULT_ITERATIONS
@@ -231,11 +231,7 @@ def check_scale_sizes(content_rgb, style_rgbs, sizes, content_layers, style_laye
     for size in sizes:
         for rgb, what, layers, long_side in sources:
             hw = long_side_shape(*rgb.shape[:2], long_side(size))
-            if layers and min(hw) < min_input_size(layers):
-                deepest = max(layers, key=LAYER_NAMES.index)
-                where = f" at the {size} px scale" if len(sizes) > 1 else " after resizing"
-                raise UsageError(f"the {what} is {hw[1]}x{hw[0]} px{where}, too small for layer {deepest}: "
-                                 f"it needs at least {min_input_size(layers)} px on each side")
+            check_input_size(hw, layers, what, f" at the {size} px scale" if len(sizes) > 1 else " after resizing")
     taps = active_content + active_style
     if not taps:
         return 0
@@ -244,7 +240,7 @@ def check_scale_sizes(content_rgb, style_rgbs, sizes, content_layers, style_laye
     passes = [("the output" if k == 0 else f"the {what}, resized for its Gram targets,",
                long_side_shape(*rgb.shape[:2], long_side(sizes[-1])), k == 0)
               for k, (rgb, what, layers, long_side) in enumerate(sources) if layers]
-    return check_fits(passes, max(taps, key=LAYER_NAMES.index), device=device, itemsize=np.dtype(dtype).itemsize)
+    return check_fits(passes, deepest_layer(taps), device=device, itemsize=np.dtype(dtype).itemsize)
 
 
 def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_ITERATIONS, preserve_color=None,

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from minivgg.architecture import random_params
+from minivgg.architecture import LAYER_NAMES, min_input_size, random_params
 from minivgg.errors import UsageError
 from minivgg.gradcheck import check_gradient
-from minivgg.vgg import LAYER_NAMES, VGG19, min_input_size
+from minivgg.vgg import VGG19
 
 
 @pytest.fixture(scope="module")
