@@ -6,13 +6,13 @@ the gradient w.r.t. the forward's input (conv also returns dW, db). Layout: one 
 """
 
 from .conv import (
-                   FrozenConv2d,
-                   conv2d_backward,
-                   conv2d_backward_dx,
-                   conv2d_forward,
-                   conv2d_naive_backward,
-                   conv2d_naive_backward_dx,
-                   conv2d_naive_forward,
+    FrozenConv2d,
+    conv2d_backward,
+    conv2d_backward_dx,
+    conv2d_forward,
+    conv2d_naive_backward,
+    conv2d_naive_backward_dx,
+    conv2d_naive_forward,
 )
 from .pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
 from .relu import relu_backward, relu_forward
