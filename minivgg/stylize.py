@@ -263,7 +263,7 @@ def _run(args) -> int:
     say(plan_line(estimate["seconds"], peak, what))
     eta = Eta(schedule, estimate["per_eval"], optimizer=args.optimizer)
     history = []
-    state = {"x": None, "iter": 0, "scale": 0}
+    state = {"x": None, "iter": 0}
     try:
         if log:
             final_styles = [resize_image(s, size=style_long_side(args.size, args.size, args.style_scale))
