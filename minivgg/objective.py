@@ -221,12 +221,13 @@ class StyleTransfer:
 
     # ------------------------------------------------------------------------------------------
     def run(self, x0, iterations: int, optimizer: str = "lbfgs", callback=None, lr: float = DEFAULT_ADAM_LR,
-            bounds: bool = False, max_evals: int | None = None):
+            bounds: bool = False, max_evals: int | None = None, state=None):
         """Minimise the objective from ``x0`` and return the image (net's dtype and device).
 
         callback(iteration, x, losses): once per iteration, ``losses`` the dict of :meth:`losses`
         at that iteration (L-BFGS: at the new image; Adam: at the image the step was computed from).
         It may raise StopIteration to end early. bounds: keep ``x + mean`` inside 0..255 per pixel.
+        state: the optimiser's state to continue from (:func:`minivgg.optim.minimize_image`).
         """
         from .image import MEAN_BGR
 
@@ -240,7 +241,7 @@ class StyleTransfer:
             callback(it, x, parts)
 
         return minimize_image(self.loss_and_grad, x0, iterations, optimizer=optimizer, lr=lr, bounds=box,
-                              callback=report if callback is not None else None, max_evals=max_evals)
+                              callback=report if callback is not None else None, max_evals=max_evals, state=state)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,6 +10,15 @@ included) propagates -- the caller keeps the last image it was shown.
 L-BFGS lives in SciPy and works on flat float64 NumPy vectors, so the conversion happens only at
 that boundary (:func:`lbfgs`): the objective itself keeps the network's dtype and device.
 
+**Optimiser state** (what a long run saves to resume exactly, :mod:`minivgg.app.checkpoint`). An optimiser
+whose memory between iterations is a Python object takes it as ``state=`` and keeps it up to date:
+after each step, before the callback, it describes the image the callback gets. The state objects
+(:class:`AdamState`; one per name in :data:`STATE_CLASSES`, made by :func:`make_state`) share one
+protocol: ``state_dict()`` -> a flat dict of NumPy arrays and Python numbers, ``from_state_dict(d)``
+(a classmethod) -> the state back, and ``copy()`` -> a copy the later steps leave alone, taken in a
+callback to keep the state *of that iteration*. SciPy's L-BFGS-B keeps its history inside Fortran
+code, out of reach: it has no state object, and a resumed run restarts its history.
+
 Pixel bounds: the image is stored as BGR minus the ImageNet mean, so "0..255 after adding the
 mean back" is the per-channel box ``-mean_c <= x[c] <= 255 - mean_c`` (:func:`pixel_bounds`).
 L-BFGS-B handles the box natively (projected steps); Adam clips after each step.
@@ -108,8 +117,48 @@ def lbfgs(fun, x0, iterations: int, bounds=None, callback=None, max_evals: int |
     return to_work(res.x)
 
 
+class AdamState:
+    """Adam's memory between iterations: ``t`` steps taken and the moments ``m``, ``v`` (None before
+    the first step). With the image, it is all that decides the next steps, so a run resumed from
+    the image and this state takes exactly the steps the uninterrupted run takes.
+
+    :func:`adam` replaces ``m`` and ``v`` by new arrays at each step, never writing into them, so
+    :meth:`copy` need not copy the arrays: an O(1) copy, cheap enough to take at every iteration.
+    """
+
+    def __init__(self, t: int = 0, m=None, v=None):
+        self.t, self.m, self.v = int(t), m, v
+
+    def copy(self) -> AdamState:
+        return AdamState(self.t, self.m, self.v)
+
+    def state_dict(self) -> dict:
+        """``{"t": int, "m": array, "v": array}`` on the host (arrays only once a step was taken)."""
+        d = {"t": self.t}
+        if self.m is not None:
+            d.update(m=to_numpy(self.m), v=to_numpy(self.v))
+        return d
+
+    @classmethod
+    def from_state_dict(cls, d) -> AdamState:
+        return cls(int(d["t"]), d.get("m"), d.get("v"))
+
+
+#: The optimisers whose state a run can save (see the module docstring), by name.
+STATE_CLASSES = {"adam": AdamState}
+
+
+def make_state(optimizer: str, saved: dict | None = None):
+    """A fresh state object for ``optimizer`` (or the one ``saved`` by its ``state_dict()``); None for an
+    optimiser that has none (SciPy's L-BFGS-B)."""
+    cls = STATE_CLASSES.get(optimizer)
+    if cls is None:
+        return None
+    return cls() if saved is None else cls.from_state_dict(saved)
+
+
 def adam(fun, x0, iterations: int, lr: float = DEFAULT_ADAM_LR, betas=(0.9, 0.999), eps: float = 1e-8,
-         bounds=None, callback=None):
+         bounds=None, callback=None, state: AdamState | None = None):
     """Minimise ``fun`` from ``x0`` with Adam (Kingma & Ba 2015), written out.
 
     Per iteration t = 1..iterations, with g = dL/dx at the current x::
@@ -121,6 +170,10 @@ def adam(fun, x0, iterations: int, lr: float = DEFAULT_ADAM_LR, betas=(0.9, 0.99
     then x is clipped into ``bounds`` if given. The callback gets the image *after* the step and the
     loss evaluated during the iteration (before the step), as training loops usually report it.
     Returns the final image, like x0 (same dtype and device; x0 itself is not modified).
+
+    state: an :class:`AdamState` to continue from (``x0`` then the image it belongs to): ``t`` goes on
+    from ``state.t``, and the object is kept up to date (see the module docstring). The callback's
+    iteration still counts from 1 in this call.
     """
     if iterations < 1:
         raise UsageError(f"iterations must be >= 1, got {iterations}")
@@ -128,40 +181,53 @@ def adam(fun, x0, iterations: int, lr: float = DEFAULT_ADAM_LR, betas=(0.9, 0.99
         raise UsageError(f"the learning rate must be a positive number, got {lr}")
     xp = get_array_module(x0)
     b1, b2 = betas
+    state = AdamState() if state is None else state
     x = x0.copy()
-    m = xp.zeros_like(x)
-    v = xp.zeros_like(x)
+    if state.m is None:
+        m = xp.zeros_like(x)
+        v = xp.zeros_like(x)
+    else:
+        m, v = (xp.asarray(a, dtype=x.dtype) for a in (state.m, state.v))
+        if m.shape != x.shape or v.shape != x.shape:
+            raise ValueError(f"Adam's saved moments are {tuple(m.shape)}, the image {tuple(x.shape)}")
     lo = hi = None
     if bounds is not None:
         lo, hi = (xp.asarray(b, dtype=x.dtype) for b in bounds)
     try:
-        for t in range(1, iterations + 1):
+        for i in range(1, iterations + 1):
+            t = state.t + 1
             loss, g = fun(x)
             _finite(float(loss), g, t)
-            m *= b1
-            m += (1.0 - b1) * g
-            v *= b2
-            v += (1.0 - b2) * (g * g)
+            # New arrays, not in-place updates (the same arithmetic, bit for bit): a copy of the state
+            # taken in an earlier callback keeps its moments.
+            m = b1 * m + (1.0 - b1) * g
+            v = b2 * v + (1.0 - b2) * (g * g)
             step = (lr / (1.0 - b1 ** t)) * m / (xp.sqrt(v / (1.0 - b2 ** t)) + eps)
             x = x - step                         # a new array: the callback may keep the old one
             if lo is not None:
                 x = xp.clip(x, lo, hi)
+            state.t, state.m, state.v = t, m, v
             if callback is not None:
-                callback(t, x, float(loss))
+                callback(i, x, float(loss))
     except StopIteration:
         pass
     return x
 
 
 def minimize_image(fun, x0, iterations: int, optimizer: str = "lbfgs", lr: float = DEFAULT_ADAM_LR,
-                   bounds=None, callback=None, max_evals: int | None = None):
-    """Dispatch to :func:`lbfgs` or :func:`adam` by name (``lr`` serves Adam only, ``max_evals`` L-BFGS only)."""
+                   bounds=None, callback=None, max_evals: int | None = None, state=None):
+    """Dispatch to :func:`lbfgs` or :func:`adam` by name (``lr`` serves Adam only, ``max_evals`` L-BFGS only).
+
+    state: the optimiser's state object (:func:`make_state`), to continue from and keep up to date;
+    None: a fresh one. SciPy's L-BFGS-B has none to take."""
     if optimizer == "lbfgs":
+        if state is not None:
+            raise ValueError("SciPy's L-BFGS-B keeps no state that can be passed in")
         return lbfgs(fun, x0, iterations, bounds=bounds, callback=callback, max_evals=max_evals)
     if optimizer == "adam":
-        return adam(fun, x0, iterations, lr=lr, bounds=bounds, callback=callback)
+        return adam(fun, x0, iterations, lr=lr, bounds=bounds, callback=callback, state=state)
     raise UsageError(f"unknown optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
 
 
 __all__ = ["OPTIMIZERS", "DEFAULT_ADAM_LR", "pixel_bounds", "lbfgs", "adam", "minimize_image",
-           "default_max_evals"]
+           "default_max_evals", "AdamState", "STATE_CLASSES", "make_state"]

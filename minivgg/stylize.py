@@ -5,22 +5,24 @@
 Everything the user can get wrong -- flags, layer names, weights, image files, image sizes, the
 weights file, the output path -- is checked before the optimisation starts, and reported as one
 line on stderr with exit code 2 (usage) or 1 (runtime: unreadable file, missing weights, NaN loss).
-Ctrl-C during the optimisation writes the image reached so far to ``--output`` and exits 130.
-No path the run writes (--output, --log, --plot, every --save-every snapshot) may be an input or another
-output (:func:`minivgg.app.atomic.check_outputs`).
+Ctrl-C during the optimisation writes the image reached so far to ``--output`` and exits 130; SIGTERM
+(``timeout``, ``docker stop``, job schedulers) does the same and exits 143. With ``--checkpoint-every N``
+both also write a checkpoint, as does every N-th iteration, and rerunning the same command resumes
+(:mod:`minivgg.app.checkpoint`). No path the run writes (--output, the checkpoint, --log, --plot, every
+--save-every snapshot) may be an input or another output (:func:`minivgg.app.atomic.check_outputs`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import time
 from pathlib import Path
 
 from .app.atomic import check_outputs, check_writable_destination, create_folders
-from .app.cli import ArgumentParser, nonnegative_float, positive_float, positive_int, run_main
+from .app.checkpoint import checkpoint_path
+from .app.cli import ArgumentParser, StopSignals, Terminated, nonnegative_float, positive_float, positive_int, run_main
 from .app.color import PRESERVE_MODES as PRESERVE_COLOR
 from .app.options import add_run_options, layer_list
 from .app.pipeline import DEFAULT_SIZE, INITS, NOISE_STD
@@ -44,7 +46,8 @@ def build_parser() -> ArgumentParser:
         description="Neural style transfer (Gatys, Ecker & Bethge 2015): minimise "
                     "alpha * content loss + beta * style loss over the image's pixels.",
         epilog="Exit codes: 0 done, 1 runtime error (unreadable image, missing weights, NaN loss), "
-               "2 usage error, 130 interrupted (the current image is written to --output first).")
+               "2 usage error, 130 interrupted by Ctrl-C, 143 stopped by SIGTERM (either way the current image "
+               "is written to --output first, and with --checkpoint-every a checkpoint beside it).")
     io = p.add_argument_group("images")
     io.add_argument("--content", required=True, metavar="PATH", help="the photo whose layout is kept")
     io.add_argument("--style", required=True, nargs="+", metavar="PATH", help="one or more style images")
@@ -98,7 +101,15 @@ def build_parser() -> ArgumentParser:
                      help="also write OUTPUT_STEM_0050.png etc. beside the output every N iterations")
     run.add_argument("--log", metavar="PATH",
                      help="JSON Lines: a first line {\"config\": ...}, then one object per iteration "
-                          "(iter, loss, content, style, tv, seconds since the start)")
+                          "(iter, loss, content, style, tv, seconds since the start); a resumed run appends "
+                          "a line {\"resumed\": ...} and goes on numbering")
+    run.add_argument("--checkpoint-every", type=positive_int, metavar="N",
+                     help="every N iterations, and when stopped by Ctrl-C or SIGTERM, save the run to "
+                          "OUTPUT_STEM.checkpoint.npz beside the output; rerunning the same command resumes from "
+                          "it (Adam: exactly; L-BFGS: from the saved image, with a new history). Removed when "
+                          "the run finishes")
+    run.add_argument("--restart", action="store_true",
+                     help="delete the checkpoint of an earlier, unfinished run of this output and start over")
     # --size --init --seed, --pooling, --iterations --optimizer --lr --bounds, --device --weights
     # --print-every --quiet: shared with python -m minivgg.reconstruct.
     add_run_options({"images": io, "objective": obj, "optimisation": opt, "running": run}, preset=True)
@@ -153,7 +164,12 @@ def validate(args):
               + [("--content-mask", p) for p in args.content_mask or []]
               + ([] if args.init in INITS else [("--init", args.init)])
               + [("--weights", args.weights) if args.weights else ("the default --weights", default_weights_path())])
-    check_outputs([("--output", args.output), ("--log", args.log), ("--plot", args.plot)]
+    # The checkpoint comes right after --output, whose name it takes: a flag that collides with it is
+    # the one to change.
+    args.checkpoint = checkpoint_path(args.output)
+    writes_checkpoint = args.checkpoint if args.checkpoint_every or args.restart else None
+    check_outputs([("--output", args.output), ("the checkpoint", writes_checkpoint), ("--log", args.log),
+                   ("--plot", args.plot)]
                   + [("--save-every snapshot", p) for p in snapshot_paths(args.output, args.save_every,
                                                                           sum(args.schedule))], inputs)
     args.inputs = [p for _, p in inputs]
@@ -171,7 +187,7 @@ def config_dict(args, content_rgb, style_rgbs, net) -> dict:
     keys = ("preset", "content", "style", "style_blend", "output", "size", "iterations", "content_weight",
             "style_weight", "content_layers", "style_layers", "style_layer_weights", "pooling", "init", "seed",
             "optimizer", "lr", "tv_weight", "bounds", "device", "weights", "save_every", "print_every",
-            "preserve_color", "style_scale", "content_mask", "plot")
+            "preserve_color", "style_scale", "content_mask", "plot", "checkpoint_every")
     cfg = {k: getattr(args, k) for k in keys}
     cfg.update(scales=list(args.sizes), iterations=sum(args.schedule), iterations_per_scale=list(args.schedule))
     cfg.update(content_layers=list(args.content_layers), style_layers=list(args.style_layers),
@@ -181,6 +197,70 @@ def config_dict(args, content_rgb, style_rgbs, net) -> dict:
 
     cfg["minivgg_version"] = __version__
     return cfg
+
+
+#: The settings of the log's config line that decide the result's pixels: a checkpoint made under other
+#: values of any of them is refused, not continued. The rest (paths written, --print-every, --plot,
+#: the checkpoint's own period) only decide what is written where.
+RESULT_KEYS = ("content", "style", "style_blend", "content_mask", "preserve_color", "style_scale", "scales",
+               "iterations_per_scale", "content_weight", "style_weight", "tv_weight", "content_layers",
+               "style_layers", "style_layer_weights", "pooling", "init", "seed", "noise_std", "optimizer", "lr",
+               "bounds", "weights", "device", "dtype", "minivgg_version")
+#: How a setting is named in the refusal (the others: ``--key-as-flag``).
+SETTING_NAMES = {"scales": "--size/--scales/--levels", "iterations_per_scale": "--iterations/--scale-iterations",
+                 "noise_std": "the noise's std", "dtype": "the dtype", "minivgg_version": "minivgg's version"}
+
+
+def result_settings(cfg: dict) -> dict:
+    """The part of the config ``cfg`` (:func:`config_dict`) that decides the result (:data:`RESULT_KEYS`),
+    each input file as its contents' digest. A setting the run does not use (the seed without noise, the
+    learning rate without Adam) is left out, so that it cannot refuse a resume."""
+    from .app.checkpoint import file_digest
+    from .weights import default_weights_path
+
+    settings = {k: cfg[k] for k in RESULT_KEYS}
+    settings["content"] = file_digest(cfg["content"])
+    settings["style"] = [file_digest(p) for p in cfg["style"]]
+    if cfg["content_mask"]:
+        settings["content_mask"] = [file_digest(p) for p in cfg["content_mask"]]
+    if cfg["init"] not in INITS:
+        settings["init"] = file_digest(cfg["init"])
+    settings["weights"] = file_digest(cfg["weights"] or default_weights_path())
+    if cfg["init"] != "noise":
+        del settings["seed"]
+    if cfg["optimizer"] != "adam":
+        del settings["lr"]
+    return settings
+
+
+def open_checkpoint(args, settings, say):
+    """The checkpoint to resume, with its loss history: ``(Checkpoint, history)``, or None to start afresh.
+
+    --restart deletes it; without --checkpoint-every it is left alone (the run says so); one made
+    under other settings than ``settings`` (:func:`result_settings`) is a UsageError naming them."""
+    from .app.atomic import same_file
+    from .app.checkpoint import Checkpoint, setting_differences
+
+    path = args.checkpoint
+    if not os.path.isfile(path) or any(same_file(path, p) for p in args.inputs):   # an input: not ours
+        return None
+    if args.restart:
+        try:
+            os.remove(path)
+        except OSError as exc:
+            raise MinivggError(f"cannot remove the checkpoint {path}: {exc.strerror or exc}") from None
+        say(f"--restart: removed the checkpoint {path}")
+        return None
+    if not args.checkpoint_every:
+        say(f"note: {path} holds an unfinished run of this output, left as it is: add --checkpoint-every N to "
+            "resume it, or --restart to delete it")
+        return None
+    point, history = Checkpoint.load(path)
+    differences = setting_differences(point.settings, settings, SETTING_NAMES)
+    if differences:
+        raise UsageError(f"the checkpoint {path} was made with other settings ({'; '.join(differences)}): "
+                         "rerun with its settings to resume it, or add --restart to start over")
+    return point, history
 
 
 def main(argv=None) -> int:
@@ -199,6 +279,7 @@ def main(argv=None) -> int:
 
 
 def _run(args) -> int:
+    from .app.checkpoint import Checkpoint, cut_log
     from .app.estimate import Eta, measure_evaluation, plan, plan_line
     from .app.masks import load_mask
     from .app.pictures import check_output_path, load_image, long_side_shape, resize_image, save_image
@@ -228,6 +309,14 @@ def _run(args) -> int:
     sizes, schedule = args.sizes, args.schedule
     multiscale = len(sizes) > 1
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    config = None
+    if args.log or args.checkpoint_every:
+        final_styles = [resize_image(s, size=style_long_side(args.size, args.size, args.style_scale))
+                        for s in working_images(content, styles, args.preserve_color)[1]]
+        config = config_dict(args, final, final_styles, net)
+    settings = result_settings(config) if args.checkpoint_every else None
+    # Before the optimisation: a refused checkpoint leaves everything as it was.
+    resumed, history = open_checkpoint(args, settings, say) or (None, [])
     H, W = final.shape[:2]
     extras = "".join([f", scales {','.join(map(str, sizes))} ({'+'.join(map(str, schedule))} iterations)"
                       if multiscale else "",
@@ -243,91 +332,138 @@ def _run(args) -> int:
         if side > max(rgb.shape[:2]):
             say(f"{what} is {rgb.shape[1]}x{rgb.shape[0]} px: upscaled {side / max(rgb.shape[:2]):.1f}x "
                 f"to {side} px on its long side")
+    total_iters = sum(schedule)
+    if resumed:
+        where = (f"level {resumed.level + 1} of {len(sizes)} ({sizes[resumed.level]} px), " if multiscale else "")
+        how = ("" if resumed.optimizer_state is not None else
+               "; SciPy's L-BFGS-B cannot save its history, so it starts a new one from the saved image")
+        say(f"resumed at {where}iteration {resumed.iteration} of {total_iters} from {args.checkpoint}{how}")
+    elif args.checkpoint_every:
+        say(f"checkpoint every {args.checkpoint_every} iterations: {args.checkpoint}")
 
     for folder in create_folders(p for p in (args.output, args.log, args.plot) if p):   # snapshots: --output's
         say(f"created folder {folder}")
-    log = None
-    if args.log:
-        try:
-            log = open(args.log, "w", encoding="utf-8")
-        except OSError as exc:
-            raise MinivggError(f"cannot write the log {args.log}: {exc.strerror or exc}") from None
-    total_iters = sum(schedule)
     shapes = [long_side_shape(*content.shape[:2], s) for s in sizes]
     taps = active_taps(args.content_layers, args.style_layers, args.content_weight, args.style_weight)
     # No active layer (alpha = beta = 0) leaves only the TV term: nothing worth timing.
-    estimate = plan(measure_evaluation(net, shapes[-1], taps) if taps else 0.0, shapes, schedule,
-                    deepest_layer(taps) if taps else None, optimizer=args.optimizer,
-                    n_styles=len(styles))
+    eval_seconds = measure_evaluation(net, shapes[-1], taps) if taps else 0.0
+    upto = deepest_layer(taps) if taps else None
+    estimate = plan(eval_seconds, shapes, schedule, upto, optimizer=args.optimizer, n_styles=len(styles))
     what = f"{total_iters} iterations at {W}x{H} px" + (f" over {len(sizes)} scales" if multiscale else "")
-    say(plan_line(estimate["seconds"], peak, what))
+    seconds_left = estimate["seconds"]
+    if resumed:
+        k0 = resumed.level
+        left = [schedule[k0] - resumed.level_iteration] + list(schedule[k0 + 1:])
+        seconds_left = plan(eval_seconds, shapes[k0:], left, upto, optimizer=args.optimizer,
+                            n_styles=len(styles))["seconds"]
+        what = f"the {total_iters - resumed.iteration} iterations left of {what}"
+    say(plan_line(seconds_left, peak, what))
     eta = Eta(schedule, estimate["per_eval"], optimizer=args.optimizer)
-    history = []
-    state = {"x": None, "iter": 0}
+    # The last iteration the callback saw, as a checkpoint would hold it: what Ctrl-C and SIGTERM save.
+    # It is replaced in one assignment, so a signal never finds it half-updated.
+    run = {"point": resumed, "state": None}
+    log = None
     try:
-        if log:
-            final_styles = [resize_image(s, size=style_long_side(args.size, args.size, args.style_scale))
-                            for s in working_images(content, styles, args.preserve_color)[1]]
-            # The estimate goes in too: a log is then a recorded trace to check the estimator on.
-            plan_record = {"seconds": round(estimate["seconds"], 3), "eval_seconds": round(estimate["per_eval"][-1], 4),
-                           "peak_bytes": peak}
-            log.write(json.dumps({"config": config_dict(args, final, final_styles, net), "estimate": plan_record})
-                      + "\n")
+        if args.log:
+            had_config = cut_log(args.log, resumed.iteration) if resumed else False
+            try:
+                log = open(args.log, "a" if resumed else "w", encoding="utf-8")
+            except OSError as exc:
+                raise MinivggError(f"cannot write the log {args.log}: {exc.strerror or exc}") from None
+            if not had_config:
+                # The estimate goes in too: a log is then a recorded trace to check the estimator on.
+                plan_record = {"seconds": round(estimate["seconds"], 3),
+                               "eval_seconds": round(estimate["per_eval"][-1], 4), "peak_bytes": peak}
+                log.write(json.dumps({"config": config, "estimate": plan_record}) + "\n")
+            if resumed:
+                mark = {"iter": resumed.iteration, "seconds": round(resumed.seconds, 4),
+                        "optimizer_state": "restored" if resumed.optimizer_state is not None else "restarted"}
+                if multiscale:
+                    mark.update(size=sizes[resumed.level], scale_iter=resumed.level_iteration)
+                log.write(json.dumps({"resumed": mark}) + "\n")
             log.flush()
         t0 = time.perf_counter()
+        seconds_before = resumed.seconds if resumed else 0.0
+        first = (resumed.iteration if resumed else 0) + 1
+
+        def on_state(state):
+            run["state"] = state
 
         def callback(it, x, parts):
             k = parts["scale"]
             now = time.perf_counter()
             per, left = eta.update(k, it, now)
-            state["x"] = x
-            state["iter"] += 1
-            n = state["iter"]
-            elapsed = now - t0
+            n = (run["point"].iteration if run["point"] else 0) + 1
+            elapsed = seconds_before + now - t0
             row = {"iter": n, "loss": parts["total"], "content": parts["content"], "style": parts["style"],
                    "tv": parts["tv"], "seconds": round(elapsed, 4)}
             if multiscale:
                 row.update(size=parts["size"], scale_iter=it)
             history.append(dict(parts, iter=n))
+            state = run["state"]
+            run["point"] = Checkpoint(image=x, level=k, level_iteration=it, iteration=n, seconds=elapsed,
+                                      settings=settings, optimizer=args.optimizer,
+                                      optimizer_state=None if state is None else state.copy())
             if log:
                 log.write(json.dumps(row) + "\n")
                 log.flush()
-            if n == 1 or n % args.print_every == 0 or n == total_iters or (multiscale and it == 1):
+            if n == first or n % args.print_every == 0 or n == total_iters or (multiscale and it == 1):
                 where = f"  [{parts['size']} px, {it}/{schedule[k]}]" if multiscale else ""
                 say(iteration_line(n, total_iters, parts, per, left) + where)
             if args.save_every and n % args.save_every == 0:
                 save_image(snapshot_path(args.output, n), finish_image(x, final, args.preserve_color),
                            forbid=args.inputs)
+            if args.checkpoint_every and n % args.checkpoint_every == 0:
+                run["point"].save(args.checkpoint, history[:n])
 
-        try:
-            rgb = stylize_images(net, content, styles, sizes=sizes, iterations=schedule,
-                                 preserve_color=args.preserve_color, style_scale=args.style_scale,
-                                 content_masks=masks, init=init, seed=args.seed, optimizer=args.optimizer, lr=args.lr,
-                                 bounds=args.bounds, callback=callback, content_layers=args.content_layers,
-                                 style_layers=args.style_layers, alpha=args.content_weight, beta=args.style_weight,
-                                 style_blend=args.style_blend, tv_weight=args.tv_weight,
-                                 style_layer_weights=args.style_layer_weights)
-        except KeyboardInterrupt:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)     # a second Ctrl-C must not cut the save short
-            if state["x"] is None:
-                kept = f" ({args.log} has only its config line)" if log else ""
-                print(f"{PROG}: interrupted before the first iteration finished: nothing was written to "
-                      f"{args.output}{kept}", file=sys.stderr)
-                return 130
-            save_image(args.output, finish_image(state["x"], final, args.preserve_color), forbid=args.inputs)
-            print(f"{PROG}: interrupted at iteration {state['iter']}: wrote {args.output}", file=sys.stderr)
-            if args.plot and history:
-                _write_plot(args.plot, history, args.tv_weight > 0)
-            return 130
+        with StopSignals() as stop:
+            try:
+                rgb = stylize_images(net, content, styles, sizes=sizes, iterations=schedule,
+                                     preserve_color=args.preserve_color, style_scale=args.style_scale,
+                                     content_masks=masks, init=init, seed=args.seed, optimizer=args.optimizer,
+                                     lr=args.lr, bounds=args.bounds, callback=callback,
+                                     content_layers=args.content_layers, style_layers=args.style_layers,
+                                     alpha=args.content_weight, beta=args.style_weight, style_blend=args.style_blend,
+                                     tv_weight=args.tv_weight, style_layer_weights=args.style_layer_weights,
+                                     resume=resumed, on_state=on_state)
+            except KeyboardInterrupt as exc:
+                stop.hold()                      # a second Ctrl-C or SIGTERM must not cut the save short
+                return _save_stopped(args, run["point"], history, final, log,
+                                     Terminated.exit_code if isinstance(exc, Terminated) else 130)
         save_image(args.output, rgb, forbid=args.inputs)
     finally:
         if log:
             log.close()
+    if args.checkpoint_every and os.path.isfile(args.checkpoint):
+        os.remove(args.checkpoint)               # the run is done: nothing to resume
     if args.plot:
         _write_plot(args.plot, history, args.tv_weight > 0)
         say(f"wrote the loss plot {args.plot}")
     say(f"wrote {args.output} ({W}x{H}) in {fmt_duration(time.perf_counter() - t0)}")
     return 0
+
+
+def _save_stopped(args, point, history, final, log, code: int) -> int:
+    """Ctrl-C (code 130) or SIGTERM (143) stopped the run: write the image of ``point`` (the last
+    iteration seen) and, with --checkpoint-every, the checkpoint; say what was written; return ``code``."""
+    from .app.pictures import save_image
+    from .app.pipeline import finish_image
+
+    how = "terminated (SIGTERM)" if code == Terminated.exit_code else "interrupted"
+    if point is None:
+        kept = f" ({args.log} has only its config line)" if log else ""
+        print(f"{PROG}: {how} before the first iteration finished: nothing was written to "
+              f"{args.output}{kept}", file=sys.stderr)
+        return code
+    save_image(args.output, finish_image(point.image, final, args.preserve_color), forbid=args.inputs)
+    written = f"wrote {args.output}"
+    if args.checkpoint_every:
+        point.save(args.checkpoint, history[:point.iteration])
+        written += f" and {args.checkpoint}; rerun the same command to resume"
+    print(f"{PROG}: {how} at iteration {point.iteration}: {written}", file=sys.stderr)
+    if args.plot and history:
+        _write_plot(args.plot, history[:point.iteration], args.tv_weight > 0)
+    return code
 
 
 def _write_plot(path, history, show_tv: bool):

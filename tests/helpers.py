@@ -22,16 +22,16 @@ def call_cli(main, argv, capsys, prog=None):
     return rc, out, err
 
 
-def interrupt_when(cmd, ready, **popen_kwargs):
-    """Start ``cmd``, send it SIGINT (Ctrl-C) at the first stdout line for which ``ready(line)`` is
-    true (or at EOF), and return ``(returncode, stderr)``. The process is killed if anything here fails,
-    so a broken test cannot leave a 100000-iteration run behind on the machine."""
+def interrupt_when(cmd, ready, sig=signal.SIGINT, **popen_kwargs):
+    """Start ``cmd``, send it ``sig`` (default SIGINT, i.e. Ctrl-C) at the first stdout line for which
+    ``ready(line)`` is true (or at EOF), and return ``(returncode, stderr)``. The process is killed if
+    anything here fails, so a broken test cannot leave a 100000-iteration run behind on the machine."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen_kwargs)
     try:
         for line in proc.stdout:
             if ready(line):
                 break
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:

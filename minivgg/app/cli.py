@@ -6,6 +6,7 @@ documented exit code, never a traceback:
 * ``UsageError``  -> exit 2 (bad flags, bad arguments; argparse itself also exits 2),
 * ``MinivggError`` -> exit 1 (a runtime failure: bad file, NaN loss, failed download),
 * ``KeyboardInterrupt`` -> exit 130 (tools that must save work on Ctrl-C handle it themselves first),
+  and :class:`Terminated`, SIGTERM turned into a KeyboardInterrupt by :class:`StopSignals`, -> exit 143,
 * anything unexpected -> exit 1 with its type and message (set ``MINIVGG_DEBUG=1`` for the traceback).
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import operator
 import os
+import signal
 import sys
 
 from ..errors import MinivggError, UsageError
@@ -32,6 +34,9 @@ def run_main(main, argv=None, prog=None) -> int:
     except MinivggError as exc:
         print(f"{prog + ': ' if prog else ''}error: {error_line(exc)}", file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        print(f"{prog + ': ' if prog else ''}terminated", file=sys.stderr)
+        return Terminated.exit_code
     except KeyboardInterrupt:
         print(f"{prog + ': ' if prog else ''}interrupted", file=sys.stderr)
         return 130
@@ -40,6 +45,51 @@ def run_main(main, argv=None, prog=None) -> int:
             raise
         print(f"{prog + ': ' if prog else ''}error: {type(exc).__name__}: {error_line(exc)}", file=sys.stderr)
         return 1
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM -- what ``timeout``, ``docker stop`` and job schedulers send -- raised where Ctrl-C raises
+    KeyboardInterrupt (this is one), so that the code that saves the work on Ctrl-C saves it on SIGTERM
+    too; the exit code then says which signal it was: 143 = 128 + 15, as a shell reports a SIGTERM death."""
+
+    exit_code = 128 + int(signal.SIGTERM)
+
+
+class StopSignals:
+    """``with StopSignals() as stop:`` -- inside, SIGTERM raises :class:`Terminated` (Ctrl-C raises
+    KeyboardInterrupt as always); after catching either, ``stop.hold()`` ignores both, so that a second
+    signal cannot cut the saving short. Leaving the block puts the previous handlers back.
+
+    Outside the block SIGTERM keeps its default, ending the process at once: before a run starts
+    there is nothing to save, and a tool that saves nothing should not delay the stop."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.previous = {}
+
+    def __enter__(self):
+        self.previous = {s: signal.getsignal(s) for s in self.SIGNALS}
+        try:
+            signal.signal(signal.SIGTERM, self._terminate)
+        except ValueError:                    # not the main thread: signals are not ours to handle
+            self.previous = {}
+        return self
+
+    @staticmethod
+    def _terminate(signum, frame):
+        raise Terminated
+
+    def hold(self):
+        for s in self.SIGNALS:
+            if s in self.previous:
+                signal.signal(s, signal.SIG_IGN)
+
+    def __exit__(self, *exc):
+        for s, handler in self.previous.items():
+            if handler is not None:           # None: set outside Python, cannot be put back from here
+                signal.signal(s, handler)
+        return False
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -115,5 +165,5 @@ def positive_float(text: str) -> float:
     return _float_from(text, lambda v: v > 0, "a finite number > 0")
 
 
-__all__ = ["run_main", "ArgumentParser", "whole_number", "positive_int", "nonnegative_int", "positive_float",
-           "nonnegative_float", "error_line", "UsageError"]
+__all__ = ["run_main", "Terminated", "StopSignals", "ArgumentParser", "whole_number", "positive_int",
+           "nonnegative_int", "positive_float", "nonnegative_float", "error_line", "UsageError"]

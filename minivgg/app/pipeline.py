@@ -23,7 +23,7 @@ import numpy as np
 from ..architecture import check_input_size, check_layer_names, deepest_layer
 from ..errors import UsageError
 from ..objective import StyleTransfer, check_mask_count
-from ..optim import DEFAULT_ADAM_LR
+from ..optim import DEFAULT_ADAM_LR, make_state
 from .color import PRESERVE_MODES
 from .pictures import round_half_up
 from .presets import DEFAULT_ITERATIONS
@@ -246,7 +246,7 @@ def check_scale_sizes(content_rgb, style_rgbs, sizes, content_layers, style_laye
 def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_ITERATIONS, preserve_color=None,
                    style_scale=None, style_size=None, content_masks=None, init="noise", seed: int = 0,
                    optimizer: str = "lbfgs", lr: float = DEFAULT_ADAM_LR, bounds: bool = False, callback=None,
-                   **objective):
+                   resume=None, on_state=None, **objective):
     """Style transfer on pictures, with every extension; returns RGB uint8 at the final size.
 
     content_rgb, style_rgbs: RGB uint8 pictures at any size (best: as loaded, unresized).
@@ -263,6 +263,14 @@ def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_
     starts from ``init``. callback(iteration, x, parts) as in :meth:`StyleTransfer.run`, with
     ``parts["size"]`` and ``parts["scale"]`` (0 = smallest) added; iteration counts within the scale;
     raising StopIteration ends the current scale (the next one, if any, starts from its result).
+
+    Resuming (:mod:`minivgg.app.checkpoint`): ``resume`` (a :class:`~minivgg.app.checkpoint.Checkpoint`,
+    or anything with its ``level``, ``level_iteration``, ``image`` and ``optimizer_state``) starts at
+    scale ``resume.level`` from ``resume.image`` after ``resume.level_iteration`` of its iterations, with
+    a copy of the optimiser's saved state; the callback's iteration goes on from there. The optimiser
+    state each scale starts with is passed to ``on_state(state)`` (None for SciPy's L-BFGS-B, which has
+    none); the optimiser keeps it up to date, so a callback that wants the state *of its iteration*
+    takes ``state.copy()``.
     """
     from ..image import preprocess
     from .masks import mask_to_uint8, resize_mask
@@ -284,6 +292,8 @@ def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_
 
     x = None
     for k, (size, count) in enumerate(zip(sizes, counts, strict=True)):
+        if resume is not None and k < resume.level:
+            continue
         hw = long_side_shape(*content_rgb.shape[:2], size)
         c = resize_image(work_content, shape=hw)
         ss = style_long_side(size, sizes[-1], style_scale, style_size)
@@ -292,14 +302,29 @@ def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_
         content = preprocess(c, backend=net.backend)
         style_x = [preprocess(s, backend=net.backend) for s in styles]
         st = StyleTransfer(net, content, style_x, style_masks=masks, **objective)
-        if x is None:
+        done, state = 0, make_state(optimizer)
+        if resume is not None and k == resume.level:
+            if tuple(resume.image.shape) != (3,) + tuple(hw):
+                raise UsageError(f"the saved image is {tuple(resume.image.shape)}, scale {k + 1} needs "
+                                 f"{(3,) + tuple(hw)}")
+            x0 = net.backend.asarray(resume.image)
+            done = resume.level_iteration
+            if resume.optimizer_state is not None:
+                state = resume.optimizer_state.copy()   # the checkpoint's own stays as it was saved
+        elif x is None:
             x0 = initial_image(init, content, style_x, seed=seed, backend=net.backend)
         else:
             x0 = net.backend.asarray(upsample_init(x, (3,) + tuple(hw)))
+        if on_state is not None:
+            on_state(state)
+        if done >= count:                      # saved at the end of this scale
+            x = x0
+            continue
 
-        def cb(it, xi, parts, size=size, k=k):
-            callback(it, xi, dict(parts, size=size, scale=k))
-        x = st.run(x0, count, optimizer=optimizer, callback=None if callback is None else cb, lr=lr, bounds=bounds)
+        def cb(it, xi, parts, size=size, k=k, done=done):
+            callback(done + it, xi, dict(parts, size=size, scale=k))
+        x = st.run(x0, count - done, optimizer=optimizer, callback=None if callback is None else cb, lr=lr,
+                   bounds=bounds, state=state)
     return finish_image(x, resize_image(content_rgb, shape=long_side_shape(*content_rgb.shape[:2], sizes[-1])),
                         preserve_color)
 
