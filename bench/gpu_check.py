@@ -87,7 +87,7 @@ def timing(args) -> dict:
     rows = [r for r in rows if "iter" in r]
     if not rows:
         return {"error": f"{args.log} has no iterations"}
-    seconds = [rows[0]["seconds"]] + [b["seconds"] - a["seconds"] for a, b in zip(rows, rows[1:])]
+    seconds = [rows[0]["seconds"]] + [b["seconds"] - a["seconds"] for a, b in zip(rows[:-1], rows[1:], strict=True)]
     rest = seconds[1:] or [0.0]
     return {"iterations": len(rows), "optimizer": config.get("optimizer"), "device": config.get("device"),
             "size": config.get("size"), "total_seconds": round(rows[-1]["seconds"], 3),

@@ -10,7 +10,12 @@ which one is used and with which floating-point type:
 
 Layers never import cupy. They either receive arrays and call :func:`get_array_module` on them
 (the idiom CuPy itself recommends), or take a :class:`Backend`. Conversion to host NumPy arrays
-happens only at the edges: image I/O and the SciPy optimiser.
+happens only at the edges: image I/O, the SciPy optimiser, and once per evaluation the loss, whose
+parts come back together (:func:`to_floats`): on a GPU each ``float()`` waits for the device.
+
+``get_backend("gpu")`` imports CuPy, counts the devices and runs one small product on one of them,
+so that a CuPy installed without CUDA's libraries fails there, as one line naming the fix, and not
+at the first layer.
 """
 
 from __future__ import annotations

@@ -2,11 +2,12 @@
 
 Traffic budgets (measured on the stand-in, per ``loss_and_grad`` after a warm-up one; default layers,
 avg pooling, default conv algorithm): 1 device->host sync (the loss parts, in one copy), 0
-host->device copies, and device operations (kernel launches) independent of the image size, since on
-a GPU nothing is chunked: 305 for VGG19's widths at 64 px (Winograd on the wide layers), 275 for the
-tiny test network at 64 and at 512 px (whole-layer im2col throughout). Before this budget the same
-evaluation cost 8 syncs, 20 (64 px) to 40 (512 px) uploads and 463 (64 px) to 3057 (512 px) operations,
-552 of them copies CuPy makes of MEC's strided GEMM operands.
+host->device copies, and device operations (kernel launches) that no longer grow with the image,
+since on a GPU nothing is chunked: 275 for the tiny test network at 64 and at 512 px (whole-layer
+im2col throughout), 305 for VGG19's widths at 64 px and 335 at 512 px (Winograd on the wide layers
+that are large enough: 8 launches a pass to im2col's 5). Before this budget the same evaluation cost
+8 syncs, 20 (64 px) to 40 (512 px) uploads and 463 (64 px) to 3057 (512 px) operations, 552 of them
+copies CuPy makes of MEC's strided GEMM operands.
 """
 
 import numpy as np
