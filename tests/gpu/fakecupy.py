@@ -19,7 +19,9 @@ it matters, as strict as CuPy:
 
 It counts what costs time on a GPU (:class:`Traffic`): **syncs** (``float()``, ``int()``, ``bool()``,
 ``.item()``, ``.tolist()``, ``repr``/``format``, ``.get()``, ``cupy.asnumpy``, ``Device.synchronize``),
-**host->device** and **device->host** copies, and **device operations** -- kernel launches: each
+**host->device** copies (``cupy.asarray``/``cupy.array`` of host data) and **device->host** copies of
+arrays (``.get()``, ``cupy.asnumpy``, ``.tolist()``; a scalar's ``float()`` is a sync only), and
+**device operations** -- kernel launches: each
 elementwise function or operator, reduction, matrix product, copy (``a[...] = b``, ``astype``,
 ``copy``, a ``reshape`` that cannot be a view, ``ascontiguousarray`` of a strided array), fill
 (``zeros``, ``ones``), and the **hidden copies** CuPy makes of a matrix-product operand that is
@@ -156,6 +158,7 @@ def make_standin(broken: str | None = None, free_bytes: int = 64 << 30, total_by
 
         def tolist(self):
             sync()
+            traffic.d2h += 1
             return self._a.tolist()
 
         def _scalar(self, kind):
@@ -442,7 +445,37 @@ def make_standin(broken: str | None = None, free_bytes: int = 64 << 30, total_by
         op()
         return wrap(np.kron(x, y))
 
-    mod.matmul, mod.dot, mod.kron = matmul, dot, kron
+    def vdot(a, b):
+        x, y = dev(a), dev(b)
+        op()
+        return wrap(np.vdot(x, y))
+
+    def inner(a, b):
+        x, y = dev(a), dev(b)
+        op()
+        return wrap(np.inner(x, y))
+
+    def outer(a, b, out=None):
+        x, y = dev(a), dev(b)
+        o = check_out(out)
+        op()
+        if o is not None:
+            np.outer(x, y, out=o)
+            return out
+        return wrap(np.outer(x, y))
+
+    def tensordot(a, b, axes=2):
+        x, y = dev(a), dev(b)
+        op()
+        return wrap(np.tensordot(x, y, axes=axes))
+
+    def einsum(subscripts, *operands, **kwargs):
+        vals = [dev(v) for v in operands]
+        op()
+        return wrap(np.einsum(subscripts, *vals, **kwargs))
+
+    mod.matmul, mod.dot, mod.kron, mod.vdot, mod.inner, mod.outer = matmul, dot, kron, vdot, inner, outer
+    mod.tensordot, mod.einsum = tensordot, einsum
 
     linalg = types.ModuleType("cupy.linalg")
 

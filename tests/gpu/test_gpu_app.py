@@ -99,6 +99,7 @@ def pictures(tmp_path):
 
 
 def test_stylize_cli_on_the_device_equals_the_cpu(gpu, pictures, tiny_weights, tmp_path, capsys):
+    """The same optimiser on both (explicitly: the device may default to another L-BFGS)."""
     from minivgg.stylize import PROG, main
 
     outs = {}
@@ -108,11 +109,28 @@ def test_stylize_cli_on_the_device_equals_the_cpu(gpu, pictures, tiny_weights, t
                 "--content-mask", pictures["mask"], pictures["mask"], "--output", str(outs[device]),
                 "--size", "32", "--iterations", "3", "--weights", str(tiny_weights), "--init", "noise",
                 "--tv-weight", "1", "--device", device, "--log", str(tmp_path / f"{device}.jsonl"),
-                "--save-every", "2"]
+                "--save-every", "2", "--optimizer", "lbfgs"]
         rc, out, err = call_cli(main, argv, capsys, prog=PROG)
         assert rc == 0 and err == "", err
     assert (tmp_path / "gpu_0002.png").exists()
     assert_pictures_close(load_image(outs["gpu"]), load_image(outs["cpu"]), gpu.standin)
+
+
+def test_stylize_cli_with_the_devices_defaults(gpu, pictures, tiny_weights, tmp_path, capsys):
+    """Whatever the presets pick on the device (its optimiser among them) runs there."""
+    import json
+
+    from minivgg.stylize import PROG, main
+
+    for preset in ("paper", "clean"):
+        out, log = tmp_path / f"{preset}.png", tmp_path / f"{preset}.jsonl"
+        rc, _, err = call_cli(main, ["--content", pictures["content"], "--style", pictures["style"], "--output",
+                                     str(out), "--size", "32", "--iterations", "3", "--weights", str(tiny_weights),
+                                     "--device", "gpu", "--preset", preset, "--log", str(log), "--quiet"],
+                              capsys, prog=PROG)
+        assert rc == 0 and err == "", err
+        rows = [json.loads(line) for line in log.read_text().splitlines()]
+        assert rows[0]["config"]["device"] == "gpu" and len(rows) == 4 and out.is_file()
 
 
 def test_reconstruct_cli_on_the_device(gpu, pictures, tiny_weights, tmp_path, capsys):
@@ -125,7 +143,7 @@ def test_reconstruct_cli_on_the_device(gpu, pictures, tiny_weights, tmp_path, ca
         out = tmp_path / device
         argv = ["grid", "--content", pictures["content"], "--style", pictures["style"], "--output-dir", str(out),
                 "--size", "32", "--iterations", "2", "--weights", str(tiny_weights), "--device", device,
-                "--layers", "conv1_1", "conv2_1", "--ratios", "1e-3", "--quiet"]
+                "--layers", "conv1_1", "conv2_1", "--ratios", "1e-3", "--optimizer", "lbfgs", "--quiet"]
         rc, _, err = call_cli(main, argv, capsys, prog=PROG)
         assert rc == 0 and err == "", err
         losses[device] = [c["losses"]["total"] for c in json.loads((out / "grid.json").read_text())["cells"]]

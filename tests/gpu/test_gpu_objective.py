@@ -15,6 +15,8 @@ import pytest
 from devtools import assert_close, on_device, params
 
 from minivgg.architecture import VGG19_CHANNELS
+from minivgg.backend import to_numpy
+from minivgg.errors import UsageError
 from minivgg.objective import StyleTransfer
 from minivgg.optim import OPTIMIZERS, lbfgs, minimize_image
 from minivgg.vgg import VGG19
@@ -163,7 +165,12 @@ def test_optimisers_keep_float32_and_the_bounds_on_the_device(gpu, optimizer):
     dev = objective("gpu", "float32", gpu=gpu, styles=STYLES[:1])
     x0 = dev.net.backend.asarray(X)
     box = pixel_bounds(x0.shape, MEAN_BGR)
-    x = minimize_image(dev.loss_and_grad, x0, 3, optimizer=optimizer, bounds=box, lr=50.0)
+    try:
+        x = minimize_image(dev.loss_and_grad, x0, 3, optimizer=optimizer, bounds=box, lr=50.0)
+    except UsageError as exc:                 # an optimiser that cannot keep bounds says so, in one line
+        assert "bounds" in str(exc) and "\n" not in str(exc)
+        x, box = minimize_image(dev.loss_and_grad, x0, 3, optimizer=optimizer, lr=50.0), None
     assert on_device(x) and x.dtype == np.float32
-    xh = x.get() if hasattr(x, "get") else x
-    assert (xh >= box[0] - 1e-3).all() and (xh <= box[1] + 1e-3).all()
+    if box is not None:
+        xh = to_numpy(x)
+        assert (xh >= box[0] - 1e-3).all() and (xh <= box[1] + 1e-3).all()
