@@ -251,6 +251,8 @@ def main(argv=None) -> int:
     p.add_argument("--compare-naive", action="store_true", help="only: naive loops vs fast paths, small sizes")
     p.add_argument("--naive-sizes", type=int, nargs="+", default=[32])
     p.add_argument("--random-weights", action="store_true", help="random weights even if the real ones exist")
+    p.add_argument("--peak-n", type=int, default=2048, metavar="N",
+                   help="matrix size of the GEMM-peak yardstick (default 2048; smaller for a quick run)")
     p.add_argument("--child", choices=["unit", "lbfgs"], help=argparse.SUPPRESS)
     p.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -274,8 +276,8 @@ def main(argv=None) -> int:
     print(f"# minivgg benchmark  {time.strftime('%Y-%m-%d %H:%M')}  device={args.device}  "
           f"numpy {np.__version__}  cpus={os.cpu_count()}  load avg {load[0]:.2f}")
     print(f"# {source}")
-    peak = gemm_peak(xp)
-    print(f"GEMM peak (a @ b, 2048x2048 float32, median of 7): {peak:.0f} GFLOP/s")
+    peak = gemm_peak(xp, args.peak_n)
+    print(f"GEMM peak (a @ b, {args.peak_n}x{args.peak_n} float32, median of 7): {peak:.0f} GFLOP/s")
 
     if args.compare_naive:
         compare_naive(args, xp, params)
@@ -309,7 +311,7 @@ def main(argv=None) -> int:
                   f"({r['seconds'] / max(r['evals'], 1):.2f} s each); targets set up in {r['setup']:.2f} s  "
                   f"[{r['what']}]")
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),)
-    print(f"\n# GEMM peak again at the end: {gemm_peak(xp):.0f} GFLOP/s; load avg {load[0]:.2f}; "
+    print(f"\n# GEMM peak again at the end: {gemm_peak(xp, args.peak_n):.0f} GFLOP/s; load avg {load[0]:.2f}; "
           f"whole run {time.perf_counter() - t_start:.0f} s")
     return 0
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import to_numpy
+from .backend import device_of, to_numpy
 from .errors import MinivggError, UsageError
 
 #: ImageNet mean pixel in B, G, R order, in 0..255 (the Caffe VGG release's values).
@@ -25,7 +25,12 @@ MEAN_BGR = (103.939, 116.779, 123.68)
 
 
 def check_rgb(rgb, what: str = "image") -> np.ndarray:
-    """``rgb`` if it is a NumPy uint8 array of shape (H, W, 3) with H, W >= 1, else UsageError."""
+    """``rgb`` as a host NumPy uint8 array of shape (H, W, 3) with H, W >= 1, else UsageError.
+
+    A CuPy array is copied to the host: pictures are read, written and resized there.
+    """
+    if device_of(rgb) == "gpu":
+        rgb = to_numpy(rgb)
     if not isinstance(rgb, np.ndarray):
         raise UsageError(f"{what} must be a NumPy uint8 array of shape (H, W, 3), got {type(rgb).__name__}")
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:

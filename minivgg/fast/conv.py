@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from ..backend import device_of
 from ..layers.conv import FrozenConv2d, flip_kernel
 from .direct import conv2d_im2col, conv2d_mec, conv2d_shiftadd, mec_weights, shiftadd_weights
 from .policy import DEFAULT_ALGO, ConvPlan, check_conv_algo
@@ -80,9 +81,9 @@ class FastConv2d(FrozenConv2d):
         return PreparedKernel(flip_kernel(self.W))
 
     def plan(self, H: int, W: int) -> ConvPlan:
-        """The algorithms this layer runs, forward and dx, for an input of H x W."""
+        """The algorithms this layer runs, forward and dx, for an input of H x W (on its weights' device)."""
         O, C, k, _ = self.W.shape
-        return policy_plan(self.conv_algo, C, O, H, W, k, self.pad)
+        return policy_plan(self.conv_algo, C, O, H, W, k, self.pad, device_of(self.W))
 
     def forward(self, x):
         """x: (C, H, W) -> (out: (O, Ho, Wo), cache): the book's (1) by ``plan(H, W).forward``."""

@@ -12,6 +12,15 @@ a policy that picks one per convolution:
 * ``auto`` (the default): per convolution, Winograd F(4x4, 3x3) where it pays (>= 128 channels on
   both sides, >= 16 x 16 pixels), else as ``direct`` (:func:`choose_algo`).
 
+The table depends on the device. On the CPU the choice is by BLAS efficiency and cache size (the
+measurements below). On a GPU the cost that dominates is different: every array operation is a
+kernel launch with a fixed cost of several microseconds, and cuBLAS wants large contiguous
+matrices. So there ``direct`` is im2col over the whole layer (one GEMM: MEC's k GEMMs take strided
+windows that CuPy would copy first, shift-add is k*k adds), and ``auto`` is Winograd where the CPU
+table puts it, else that im2col; the engine's chunk sizes are the whole layer too
+(:func:`minivgg.fast.direct.chunk_pixels`). These GPU choices follow from counting operations on
+the test suite's CuPy stand-in; they have not been timed on a GPU.
+
 A layer runs two convolutions a step: the forward, C -> O channels on its input, and dx, the
 book's equation (2): the flipped kernel over ``dout``, O -> C channels with pad ``k-1-pad``. The
 policy sees each as a convolution in its own right, so dx may run another algorithm than the
@@ -58,10 +67,12 @@ def check_conv_algo(conv_algo: str | None) -> str:
     return conv_algo
 
 
-def choose_direct(C: int, O: int) -> str:
+def choose_direct(C: int, O: int, device: str = "cpu") -> str:
     """What ``direct`` runs for a C -> O channel convolution: the fastest algorithm that does the
-    direct method's multiplies (no Winograd), i.e. im2col with few inputs, shiftadd with few outputs,
-    else MEC."""
+    direct method's multiplies (no Winograd), i.e. on the CPU im2col with few inputs, shiftadd with
+    few outputs, else MEC; on a GPU im2col (see the module docstring)."""
+    if device != "cpu":
+        return "im2col"
     if O < FEW_CHANNELS <= C:
         return "shiftadd"
     if C < FEW_CHANNELS:
@@ -69,22 +80,22 @@ def choose_direct(C: int, O: int) -> str:
     return "mec"
 
 
-def choose_algo(C: int, O: int, k: int = 3, pad: int = 1, pixels: int | None = None) -> str:
+def choose_algo(C: int, O: int, k: int = 3, pad: int = 1, pixels: int | None = None, device: str = "cpu") -> str:
     """What ``auto`` runs for a C -> O channel k x k convolution of an input of ``pixels`` = H*W
-    (None: a large one)."""
+    (None: a large one) on ``device`` ("cpu" or "gpu")."""
     big = pixels is None or pixels >= WINOGRAD_MIN_PIXELS
     if k == 3 and 0 <= pad <= 2 and min(C, O) >= WINOGRAD_MIN_CHANNELS and big:
         return "winograd"
-    return choose_direct(C, O)
+    return choose_direct(C, O, device)
 
 
-def algorithm(conv_algo: str, C: int, O: int, k: int, pad: int, pixels: int) -> str:
+def algorithm(conv_algo: str, C: int, O: int, k: int, pad: int, pixels: int, device: str = "cpu") -> str:
     """The algorithm that runs one C -> O channel k x k convolution of an input of ``pixels`` = H*W
-    under ``conv_algo``: never a policy ("auto", "direct"), always what actually runs."""
+    under ``conv_algo`` on ``device``: never a policy ("auto", "direct"), always what actually runs."""
     if conv_algo == "auto":
-        return choose_algo(C, O, k, pad, pixels)
+        return choose_algo(C, O, k, pad, pixels, device)
     if conv_algo == "direct":
-        return choose_direct(C, O)
+        return choose_direct(C, O, device)
     if conv_algo in ("winograd", "winograd2") and not (k == 3 and 0 <= pad <= 2):
         return "im2col"
     return conv_algo
@@ -98,11 +109,12 @@ class ConvPlan:
     dx: str
 
 
-def plan(conv_algo: str, C: int, O: int, H: int, W: int, k: int = 3, pad: int = 1) -> ConvPlan:
-    """What a C -> O channel k x k layer runs, forward and dx, on an input of H x W under ``conv_algo``.
+def plan(conv_algo: str, C: int, O: int, H: int, W: int, k: int = 3, pad: int = 1, device: str = "cpu") -> ConvPlan:
+    """What a C -> O channel k x k layer runs, forward and dx, on an input of H x W under ``conv_algo``
+    on ``device`` ("cpu" or "gpu").
 
     dx is a convolution of dout (Ho x Wo) with the flipped kernel: O -> C channels, pad k-1-pad.
     """
     Ho, Wo = H + 2 * pad - k + 1, W + 2 * pad - k + 1
-    return ConvPlan(forward=algorithm(conv_algo, C, O, k, pad, H * W),
-                    dx=algorithm(conv_algo, O, C, k, k - 1 - pad, Ho * Wo))
+    return ConvPlan(forward=algorithm(conv_algo, C, O, k, pad, H * W, device),
+                    dx=algorithm(conv_algo, O, C, k, k - 1 - pad, Ho * Wo, device))

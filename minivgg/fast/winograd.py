@@ -63,9 +63,11 @@ Ragged maps (H or W not a multiple of m) are padded up to whole tiles and the ex
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from ..backend import get_array_module
+from ..backend import device_of, get_array_module
 from .direct import store
 
 # F(2x2, 3x3)
@@ -122,7 +124,10 @@ def transform_weights(W, m: int = DEFAULT_M):
     return xp.ascontiguousarray(U.reshape(a * a, O, C).astype(W.dtype))
 
 
-def _kron_transforms(m: int, xp, dtype):
+@functools.lru_cache(maxsize=16)
+def data_transforms(m: int, xp, dtype) -> tuple:
+    """``(B^T (x) B^T, (A^T (x) A^T)^T)`` in ``dtype`` on xp's device, made once per (m, xp, dtype)
+    and kept: on a GPU, making them per call would be two host->device copies per convolution."""
     BT, _, AT = MATRICES[m]
     return xp.asarray(np.kron(BT, BT), dtype=dtype), xp.asarray(np.kron(AT, AT).T.copy(), dtype=dtype)
 
@@ -154,11 +159,14 @@ def conv2d_winograd(x, W, b=None, pad: int = 1, U=None, m: int = DEFAULT_M):
     # Zero-padded input covering whole tiles: (nH*m + 2) x (nW*m + 2).
     xpad = xp.zeros((C, nH * m + 2, nW * m + 2), dtype=dtype)
     xpad[:, pad:pad + H, pad:pad + Wd] = x[:, :nH * m + 2 - pad, :nW * m + 2 - pad]
-    BK, AKt = _kron_transforms(m, xp, dtype)
+    BK, AKt = data_transforms(m, xp, np.dtype(dtype))
     out = xp.empty((O, Ho, Wo), dtype=dtype)
 
-    tiles_per_chunk = max(CHUNK_FLOATS // (a * a * max(C, O)), MIN_TILES)
-    rows = max(1, min(nH, tiles_per_chunk // nW))
+    if device_of(x) == "cpu":
+        tiles_per_chunk = max(CHUNK_FLOATS // (a * a * max(C, O)), MIN_TILES)
+        rows = max(1, min(nH, tiles_per_chunk // nW))
+    else:                    # on a GPU, one chunk: see minivgg.fast.direct.chunk_pixels
+        rows = nH
     T = rows * nW
     # Flat work buffers, reused by every chunk; each chunk takes a contiguous prefix of them.
     tiles = xp.empty(C * T * a * a, dtype=dtype)

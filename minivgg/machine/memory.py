@@ -22,12 +22,14 @@ FORWARD_ACTIVATION_FACTOR = 2.0
 
 
 def available_bytes(device: str = "cpu"):
-    """Memory free for new arrays now: Linux's MemAvailable (CPU) or the GPU's free memory; None if unknown."""
+    """Memory free for new arrays now, None if unknown: Linux's MemAvailable (CPU), or (GPU) the
+    device's free memory plus the blocks CuPy's memory pool holds free -- freed arrays stay in the
+    pool for reuse, so the driver counts them as used, yet new arrays get them first."""
     if device == "gpu":
         try:
             import cupy
 
-            return int(cupy.cuda.runtime.memGetInfo()[0])
+            return int(cupy.cuda.runtime.memGetInfo()[0]) + int(cupy.get_default_memory_pool().free_bytes())
         except Exception:                                   # no CuPy or no GPU: get_backend says so later
             return None
     try:

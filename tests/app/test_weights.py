@@ -251,6 +251,27 @@ def cli(argv, capsys):
     return call_cli(wmod.main, argv, capsys, prog="python -m minivgg.weights")
 
 
+def test_random_writes_vgg19_shapes_by_default_or_the_widths_given(tmp_path, capsys, monkeypatch):
+    made = {}
+
+    def fake(path, widths, seed):                 # VGG19's 80 MB are not worth writing in a test
+        made.update(widths=tuple(widths), seed=seed)
+        return make_random_weights(path, widths=(2, 3, 4, 5, 6), seed=seed)
+
+    monkeypatch.setattr(wmod, "make_random_weights", fake)
+    rc, out, err = cli(["random", "-o", str(tmp_path / "full.npz")], capsys)
+    assert rc == 0 and err == "" and made == {"widths": VGG19_CHANNELS, "seed": 0}
+    assert "random weights, widths 64 128 256 512 512, seed 0" in out
+    monkeypatch.undo()
+    rc, out, err = cli(["random", "-o", str(tmp_path / "w.npz"), "--widths", "2", "3", "4", "5", "6", "--seed", "4"],
+                       capsys)
+    assert rc == 0 and err == ""
+    params, meta = load_weights(tmp_path / "w.npz")
+    assert meta["source"] == "random" and params["conv5_1"][0].shape == (6, 5, 3, 3)
+    rc, _, err = cli(["random", "-o", str(tmp_path / "x.npz"), "--widths", "2", "3", "0", "5", "6"], capsys)
+    assert rc == 2 and "widths" in err and len(err.strip().splitlines()) == 1
+
+
 def test_info_prints_layers_and_parameter_count(tiny_weights, capsys):
     rc, out, err = cli(["info", str(tiny_weights)], capsys)
     assert rc == 0 and err == ""

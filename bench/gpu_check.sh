@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The GPU check in one command (issue 14):
+#
+#     OUT=/some/folder bench/gpu_check.sh          # results under $OUT (default ./gpu_check_out)
+#
+# On a machine where CuPy is importable and sees a GPU it runs, each step capped so that the whole
+# fits in 8 minutes:
+#   1. python -m pytest tests/gpu           every GPU-path test, on the CuPy stand-in and on the GPU
+#   2. bench/gpu_check.py compare           one evaluation at 512 px on the GPU and on the CPU:
+#                                           the losses' and the gradient's agreement, seconds each
+#   3. python -m minivgg.stylize            512 px, 500 iterations, --log: per-iteration seconds
+#   4. bench/bench_vgg.py --device gpu      per layer and per unit, 256 and 512 px
+# with random weights of VGG19's shapes (python -m minivgg.weights random; the 80 MB real file does
+# not travel to the device machines): speed and GPU-vs-CPU agreement are the real network's, the
+# pictures are not. Without a GPU it runs the same steps on the CuPy stand-in of tests/gpu (NumPy on
+# the CPU, strict as CuPy) at small sizes, says so, and exits 0 when they pass: the timings are then
+# the CPU's, and what is checked is that every step runs the GPU code path.
+#
+# Settings (environment): PYTHON (default python3); GPU_CHECK_STANDIN=1 (the stand-in even with a
+# GPU); GPU_CHECK_SIZE, GPU_CHECK_ITERATIONS (the stylisation); GPU_CHECK_OPTIMIZER (default:
+# lbfgs-xp where the command line has it, else lbfgs); GPU_CHECK_STEPS (default "tests compare
+# stylize bench": which steps; the random weights are always made); GPU_CHECK_QUICK=1 (tiny sizes
+# and network: what the test suite runs).
+# Exit status: 0 when every step passed, 1 otherwise (each step's output is in $OUT/<step>.log).
+
+set -u -o pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+PY=${PYTHON:-python3}
+OUT=${OUT:-./gpu_check_out}
+mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+SUMMARY="$OUT/summary.txt"
+: > "$SUMMARY"
+say() { echo "$*" | tee -a "$SUMMARY"; }
+TMPD=$(mktemp -d)
+trap 'rm -rf "$TMPD"' EXIT
+START=$(date +%s)
+
+if [ "${GPU_CHECK_STANDIN:-0}" != 1 ] &&
+   "$PY" -c 'import sys, cupy; sys.exit(0 if cupy.cuda.runtime.getDeviceCount() > 0 else 1)' >/dev/null 2>&1; then
+    MODE=gpu
+    SIZE=512; ITERS=500; WIDTHS=(); COMPARE_SIZE=512; DEVICE_PATH=""
+    BENCH=(--sizes 256 512 --repeats 5)
+    LIMITS=(30 150 60 120 110)          # seconds: weights, tests, compare, stylize, bench (470 in all)
+else
+    MODE=standin
+    SIZE=64; ITERS=20; WIDTHS=(); COMPARE_SIZE=64; DEVICE_PATH="$ROOT/tests/gpu/standin"
+    BENCH=(--sizes 32 --repeats 1 --peak-n 256 --algo auto direct --layer-algo auto)
+    LIMITS=(60 400 200 400 300)
+fi
+if [ "${GPU_CHECK_QUICK:-0}" = 1 ]; then
+    SIZE=32; ITERS=3; WIDTHS=(--widths 4 8 8 16 16); COMPARE_SIZE=32
+    BENCH=(--sizes 32 --repeats 1 --peak-n 128 --algo auto --no-layers --no-lbfgs)
+fi
+SIZE=${GPU_CHECK_SIZE:-$SIZE}
+ITERS=${GPU_CHECK_ITERATIONS:-$ITERS}
+
+say "# minivgg GPU check, $(date '+%Y-%m-%d %H:%M'), results in $OUT"
+if [ "$MODE" = gpu ]; then
+    say "# mode: GPU ($("$PY" -c 'import cupy; p = cupy.cuda.runtime.getDeviceProperties(0); print(p["name"].decode(), "|", "CuPy", cupy.__version__)' 2>&1))"
+else
+    say "# mode: STAND-IN -- no usable GPU here (or GPU_CHECK_STANDIN=1): the same steps run on the CuPy"
+    say "#       stand-in of tests/gpu (NumPy on the CPU, as strict as CuPy) at small sizes; the timings are"
+    say "#       the CPU's, not a GPU's"
+fi
+{ "$PY" -c 'import sys, numpy, scipy, PIL; print("python", sys.version.split()[0], "| numpy", numpy.__version__, "| scipy", scipy.__version__, "| pillow", PIL.__version__)'
+  command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv
+} > "$OUT/environment.txt" 2>&1
+say "# $(head -1 "$OUT/environment.txt")"
+
+FAILED=0
+# step NAME LIMIT_SECONDS ON_DEVICE(0/1) COMMAND...: run, time and log one step
+step() {
+    local name=$1 limit=$2 on_device=$3
+    shift 3
+    local t0 t1 rc
+    t0=$(date +%s.%N)
+    if [ "$on_device" = 1 ] && [ -n "$DEVICE_PATH" ]; then
+        PYTHONPATH="$DEVICE_PATH:$PYTHONPATH" timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+    else
+        timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+    fi
+    rc=$?
+    t1=$(date +%s.%N)
+    local dt
+    dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+    if [ $rc = 0 ]; then
+        say "ok    $name (${dt} s)"
+    else
+        local why="exit $rc"
+        [ $rc = 124 ] && why="stopped after its ${limit} s"
+        say "FAIL  $name ($why, ${dt} s): $OUT/$name.log ends with:"
+        tail -n 5 "$OUT/$name.log" | sed 's/^/      /' | tee -a "$SUMMARY"
+        FAILED=1
+    fi
+    return $rc
+}
+
+W="$TMPD/vgg19_random.npz"
+step weights "${LIMITS[0]}" 0 "$PY" -m minivgg.weights random -o "$W" ${WIDTHS[@]+"${WIDTHS[@]}"}
+
+STEPS=" ${GPU_CHECK_STEPS:-tests compare stylize bench} "
+wanted() { [[ "$STEPS" == *" $1 "* ]]; }
+
+if wanted tests; then
+    step tests "${LIMITS[1]}" 0 "$PY" -m pytest -q -p no:cacheprovider tests/gpu
+    say "      $(grep -E '[0-9]+ (passed|failed)' "$OUT/tests.log" | tail -1)"
+fi
+
+if wanted compare && step compare "${LIMITS[2]}" 1 "$PY" bench/gpu_check.py compare --weights "$W" --size "$COMPARE_SIZE"; then
+    tail -n 1 "$OUT/compare.log" > "$OUT/compare.json"
+    "$PY" - "$OUT/compare.json" <<'EOF' | tee -a "$SUMMARY"
+import json, sys
+r = json.load(open(sys.argv[1]))
+d = r["relative_difference"]
+print(f"      one evaluation at {r['size'][1]}x{r['size'][0]}: {r['gpu_seconds_per_evaluation']:.4f} s on the device, "
+      f"{r['cpu_seconds_per_evaluation']:.4f} s on the CPU; device vs CPU: total {d['total']:.1e}, "
+      f"content {d['content']:.1e}, style {d['style']:.1e}, gradient {r['gradient_relative_difference']:.1e}")
+if "standin_traffic_per_evaluation" in r:
+    print(f"      stand-in traffic per evaluation: {r['standin_traffic_per_evaluation']}")
+EOF
+fi
+
+OPT=${GPU_CHECK_OPTIMIZER:-}
+if [ -z "$OPT" ]; then
+    if "$PY" -m minivgg.stylize --help 2>/dev/null | grep -q "lbfgs-xp"; then OPT=lbfgs-xp; else OPT=lbfgs; fi
+fi
+LOG="$OUT/stylize_${SIZE}px.jsonl"
+if wanted stylize && step stylize "${LIMITS[3]}" 1 "$PY" -m minivgg.stylize --device gpu --weights "$W" \
+        --content examples/chelsea.png --style examples/the_scream.jpg --preset paper \
+        --size "$SIZE" --iterations "$ITERS" --optimizer "$OPT" --print-every 50 \
+        --log "$LOG" --output "$OUT/stylize_${SIZE}px.png"; then
+    "$PY" bench/gpu_check.py timing "$LOG" > "$OUT/stylize_timing.json"
+    "$PY" - "$OUT/stylize_timing.json" <<'EOF' | tee -a "$SUMMARY"
+import json, sys
+r = json.load(open(sys.argv[1]))
+later = r["later_iterations"]
+print(f"      {r['iterations']} {r['optimizer']} iterations at {r['size']} px: {r['total_seconds']:.2f} s "
+      f"(first iteration, with the setup, {r['first_iteration_seconds']:.3f} s; later ones median "
+      f"{later['median'] * 1e3:.1f} ms, mean {later['mean'] * 1e3:.1f} ms, max {later['max'] * 1e3:.1f} ms)")
+EOF
+fi
+
+wanted bench && step bench "${LIMITS[4]}" 1 "$PY" bench/bench_vgg.py --device gpu --random-weights "${BENCH[@]}"
+
+say "# done in $(( $(date +%s) - START )) s$([ "$MODE" = standin ] && echo ' (on the stand-in: no GPU was used)')"
+exit $FAILED
