@@ -22,6 +22,9 @@ from collections import deque
 #: Evaluations SciPy's L-BFGS-B makes beyond one per iteration, per scale (measured: 100
 #: iterations took 111-113 evaluations at 128 px, 200 took 210-215 at 64 px, from noise or photo).
 LBFGS_EXTRA_EVALS = 12
+#: The same for lbfgs-xp (minivgg.lbfgs), whose line search takes the same first step (1/|g|)
+#: and the same Wolfe constants; measured: see EXTRA_EVALS_XP_NOTE.
+LBFGS_XP_EXTRA_EVALS = 12
 #: A forward pass alone (a style target) costs about this fraction of an evaluation.
 FORWARD_FRACTION = 0.4
 #: An evaluation inside a run costs more than the lone one that is timed: SciPy's own work, the
@@ -34,7 +37,8 @@ LONG_RUN_SECONDS = 600
 
 def expected_evaluations(iterations: int, optimizer: str = "lbfgs") -> int:
     """Evaluations of the objective that ``iterations`` iterations of ``optimizer`` make at one scale."""
-    return int(iterations) + (LBFGS_EXTRA_EVALS if optimizer == "lbfgs" else 0)
+    extra = {"lbfgs": LBFGS_EXTRA_EVALS, "lbfgs-xp": LBFGS_XP_EXTRA_EVALS}.get(optimizer, 0)
+    return int(iterations) + extra
 
 
 def step_flop(hw, upto: str) -> float:
@@ -127,5 +131,5 @@ def plan_line(seconds: float, peak_bytes: int, what: str) -> str:
     return line
 
 
-__all__ = ["STEP_OVERHEAD", "LBFGS_EXTRA_EVALS", "LONG_RUN_SECONDS", "expected_evaluations", "step_flop",
-           "measure_evaluation", "plan", "Eta", "plan_line"]
+__all__ = ["STEP_OVERHEAD", "LBFGS_EXTRA_EVALS", "LBFGS_XP_EXTRA_EVALS", "LONG_RUN_SECONDS", "expected_evaluations",
+           "step_flop", "measure_evaluation", "plan", "Eta", "plan_line"]
