@@ -6,14 +6,16 @@
 * ``adam``: Adam, written out.
 
 All minimise ``fun(x) -> (loss: float, grad like x)`` over the image ``x: (3, H, W)`` -- the
-network is frozen, the pixels are the parameters. Both call ``callback(iteration, x, loss)`` once
+network is frozen, the pixels are the parameters. All call ``callback(iteration, x, loss)`` once
 per iteration (1-based ``iteration``; ``x`` the current image, an array like ``x0`` that the
 callback must not modify; ``loss`` a float). A callback may raise ``StopIteration`` to end the
 run early; the image reached so far is returned. Any other exception (``KeyboardInterrupt``
 included) propagates -- the caller keeps the last image it was shown.
 
-L-BFGS lives in SciPy and works on flat float64 NumPy vectors, so the conversion happens only at
-that boundary (:func:`lbfgs`): the objective itself keeps the network's dtype and device.
+SciPy's L-BFGS-B works on flat float64 NumPy vectors, so the conversion happens only at that
+boundary (:func:`lbfgs`): the objective itself keeps the network's dtype and device. lbfgs-xp
+(:func:`lbfgs_xp`) and Adam keep x0's dtype and device throughout; what crosses to the host is a
+few numbers per iteration (the loss, and for lbfgs-xp the line search's slopes).
 
 Pixel bounds: the image is stored as BGR minus the ImageNet mean, so "0..255 after adding the
 mean back" is the per-channel box ``-mean_c <= x[c] <= 255 - mean_c`` (:func:`pixel_bounds`).
