@@ -281,7 +281,10 @@ def test_within_5_percent_of_scipy_at_64px_tiny_weights():
     assert xp_loss < 0.5 * st.losses(x0)["total"]
 
 
+@pytest.mark.realweights
 def test_within_5_percent_of_scipy_at_64px_real_weights(real_weights):
+    # Measured: 0.988x SciPy's loss after 100 iterations (1.03x after 50, 1.06x after 30: the two
+    # take different Wolfe points from iteration 2 on, and short runs show the scatter of the paths).
     st, x0 = _photo_problem(VGG19.load(real_weights, pooling="avg"))
     scipy_loss, xp_loss = _final_losses(st, x0, 100)
     assert xp_loss == pytest.approx(scipy_loss, rel=0.05)
