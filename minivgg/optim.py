@@ -1,14 +1,21 @@
-"""The optimisers that move the image: L-BFGS (the paper's choice) and a hand-written Adam.
+"""The optimisers that move the image: L-BFGS (the paper's choice), twice, and a hand-written Adam.
 
-Both minimise ``fun(x) -> (loss: float, grad like x)`` over the image ``x: (3, H, W)`` -- the
-network is frozen, the pixels are the parameters. Both call ``callback(iteration, x, loss)`` once
+* ``lbfgs``: SciPy's L-BFGS-B, the reference implementation (the default on the CPU);
+* ``lbfgs-xp``: L-BFGS written out in the array module (:mod:`minivgg.lbfgs`), so on a GPU the image
+  never leaves the device (the default there; no pixel bounds);
+* ``adam``: Adam, written out.
+
+All minimise ``fun(x) -> (loss: float, grad like x)`` over the image ``x: (3, H, W)`` -- the
+network is frozen, the pixels are the parameters. All call ``callback(iteration, x, loss)`` once
 per iteration (1-based ``iteration``; ``x`` the current image, an array like ``x0`` that the
 callback must not modify; ``loss`` a float). A callback may raise ``StopIteration`` to end the
 run early; the image reached so far is returned. Any other exception (``KeyboardInterrupt``
 included) propagates -- the caller keeps the last image it was shown.
 
-L-BFGS lives in SciPy and works on flat float64 NumPy vectors, so the conversion happens only at
-that boundary (:func:`lbfgs`): the objective itself keeps the network's dtype and device.
+SciPy's L-BFGS-B works on flat float64 NumPy vectors, so the conversion happens only at that
+boundary (:func:`lbfgs`): the objective itself keeps the network's dtype and device. lbfgs-xp
+(:func:`lbfgs_xp`) and Adam keep x0's dtype and device throughout; what crosses to the host is a
+few numbers per iteration (the loss, and for lbfgs-xp the line search's slopes).
 
 **Optimiser state** (what a long run saves to resume exactly, :mod:`minivgg.app.checkpoint`). An optimiser
 whose memory between iterations is a Python object takes it as ``state=`` and keeps it up to date:
@@ -21,7 +28,8 @@ code, out of reach: it has no state object, and a resumed run restarts its histo
 
 Pixel bounds: the image is stored as BGR minus the ImageNet mean, so "0..255 after adding the
 mean back" is the per-channel box ``-mean_c <= x[c] <= 255 - mean_c`` (:func:`pixel_bounds`).
-L-BFGS-B handles the box natively (projected steps); Adam clips after each step.
+L-BFGS-B handles the box natively (projected steps); Adam clips after each step; lbfgs-xp refuses it
+(a box needs a projected line search, which L-BFGS-B already is).
 """
 
 from __future__ import annotations
@@ -30,10 +38,13 @@ import math
 
 import numpy as np
 
-from .backend import get_array_module, to_numpy
+from .backend import get_array_module, to_floats, to_numpy
 from .errors import MinivggError, UsageError
+from .lbfgs import LINE_SEARCH_EVALS, MEMORY, LBFGSState, lbfgs_iteration
 
-OPTIMIZERS = ("lbfgs", "adam")
+OPTIMIZERS = ("lbfgs", "lbfgs-xp", "adam")
+LBFGS_XP_NO_BOUNDS = ("the optimizer lbfgs-xp does not keep pixel bounds (--bounds): use lbfgs (SciPy's "
+                      "L-BFGS-B, which does) or adam (which clips)")
 
 #: Adam's step is about ``lr`` per pixel per iteration at first (the update is normalised by the
 #: gradient's running RMS), so on the 0..255 scale a step of 10 grey levels moves noise into
@@ -55,13 +66,30 @@ def pixel_bounds(shape, mean):
     return lower, upper
 
 
+def default_optimizer(device: str = "cpu", bounds: bool = False) -> str:
+    """The optimizer of a run that names none: L-BFGS, the paper's, in the implementation that suits the
+    device. On the CPU SciPy's L-BFGS-B (the reference, and it keeps a box); on the GPU lbfgs-xp, whose
+    vectors stay on the device -- unless there are ``bounds``, which only L-BFGS-B keeps."""
+    return "lbfgs-xp" if device == "gpu" and not bounds else "lbfgs"
+
+
+def check_optimizer(optimizer: str, bounds: bool = False) -> str:
+    """``optimizer``, or a one-line UsageError if it is unknown or cannot keep ``bounds``."""
+    if optimizer not in OPTIMIZERS:
+        raise UsageError(f"unknown optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+    if optimizer == "lbfgs-xp" and bounds:
+        raise UsageError(LBFGS_XP_NO_BOUNDS)
+    return optimizer
+
+
 def _finite(loss: float, grad, iteration: int) -> float:
     """The loss, or a one-line runtime error if it or the gradient is NaN/inf (the optimiser would
-    otherwise wander off silently and return a black or grey image)."""
+    otherwise wander off silently and return a black or grey image). grad: the gradient, or a float
+    made from all of it (a dot product g . p is NaN/inf when an element of g is, for any finite p)."""
     hint = "the weights (alpha, beta, tv) may be too large for the dtype; try smaller ones, a smaller --lr, or --bounds"
     if not math.isfinite(loss):
         raise MinivggError(f"the loss became {loss} at iteration {iteration}: {hint}")
-    if not bool(get_array_module(grad).isfinite(grad).all()):
+    if not (math.isfinite(grad) if isinstance(grad, float) else bool(get_array_module(grad).isfinite(grad).all())):
         raise MinivggError(f"the gradient overflowed (inf/NaN) at iteration {iteration}: {hint}")
     return loss
 
@@ -144,7 +172,7 @@ class AdamState:
 
 
 #: The optimisers whose state a run can save (see the module docstring), by name.
-STATE_CLASSES = {"adam": AdamState}
+STATE_CLASSES = {"adam": AdamState, "lbfgs-xp": LBFGSState}
 
 
 def make_state(optimizer: str, saved: dict | None = None):
@@ -154,6 +182,53 @@ def make_state(optimizer: str, saved: dict | None = None):
     if cls is None:
         return None
     return cls() if saved is None else cls.from_state_dict(saved)
+
+
+def lbfgs_xp(fun, x0, iterations: int, bounds=None, callback=None, max_evals: int | None = None,
+             state: LBFGSState | None = None, memory: int = MEMORY):
+    """Minimise ``fun`` from ``x0`` with L-BFGS written in x0's array module (:mod:`minivgg.lbfgs`).
+
+    fun, x0, iterations, callback, max_evals: as :func:`lbfgs` (the cap counts this call's
+    evaluations). bounds: must be None (:data:`LBFGS_XP_NO_BOUNDS`). memory: pairs (s, y) kept.
+    state: an :class:`~minivgg.lbfgs.LBFGSState` the run continues and updates in place -- an empty
+    one (``LBFGSState()``) starts from x0 and holds the run's state afterwards (``state.state_dict()``);
+    one restored with ``LBFGSState.from_state_dict`` continues where it was saved (x0 is then unused),
+    and the iterations after the restore are those the unbroken run would have made, bit for bit
+    (x0 may then be None).
+    Returns the final image, like x0.
+
+    Device->host transfers: the loss and phi'(alpha) = g . p fetched together once per evaluation,
+    phi'(0) once per iteration (:mod:`minivgg.lbfgs`), the loss and a gradient check once at the start.
+    """
+    if iterations < 1:
+        raise UsageError(f"iterations must be >= 1, got {iterations}")
+    if bounds is not None:
+        raise UsageError(LBFGS_XP_NO_BOUNDS)
+    state = LBFGSState() if state is None else state
+    if state.x is not None and x0 is not None:
+        state.to_device(get_array_module(x0))     # a state restored on the host continues on x0's device
+    # The callback counts this call's iterations (1, 2, ...), as the other optimisers do, also when
+    # the state continues a saved run; the state's own counter goes on across calls.
+    cap, start, first = int(max_evals or default_max_evals(iterations)), state.evals, state.iteration
+    if state.x is None:
+        loss, g = fun(x0)
+        state.x, state.f, state.g, state.evals = x0.copy(), _finite(float(loss), g, 1), g, state.evals + 1
+    xp = get_array_module(state.x)
+
+    def evaluate(x, p):
+        loss, g = fun(x)
+        f, slope = to_floats(loss, xp.vdot(g, p))          # one device->host transfer
+        return _finite(f, slope, state.iteration + 1), slope, g
+    try:
+        for _ in range(iterations):
+            budget = min(LINE_SEARCH_EVALS, cap - (state.evals - start))
+            if budget <= 0 or not lbfgs_iteration(state, evaluate, memory, budget):
+                break
+            if callback is not None:
+                callback(state.iteration - first, state.x, state.f)
+    except StopIteration:
+        pass
+    return state.x
 
 
 def adam(fun, x0, iterations: int, lr: float = DEFAULT_ADAM_LR, betas=(0.9, 0.999), eps: float = 1e-8,
@@ -215,18 +290,23 @@ def adam(fun, x0, iterations: int, lr: float = DEFAULT_ADAM_LR, betas=(0.9, 0.99
 
 def minimize_image(fun, x0, iterations: int, optimizer: str = "lbfgs", lr: float = DEFAULT_ADAM_LR,
                    bounds=None, callback=None, max_evals: int | None = None, state=None):
-    """Dispatch to :func:`lbfgs` or :func:`adam` by name (``lr`` serves Adam only, ``max_evals`` L-BFGS only).
+    """Dispatch to :func:`lbfgs`, :func:`lbfgs_xp` or :func:`adam` by name (``lr`` serves Adam only,
+    ``max_evals`` the L-BFGS ones only).
 
     state: the optimiser's state object (:func:`make_state`), to continue from and keep up to date;
     None: a fresh one. SciPy's L-BFGS-B has none to take."""
+    check_optimizer(optimizer, bounds is not None)
     if optimizer == "lbfgs":
         if state is not None:
             raise ValueError("SciPy's L-BFGS-B keeps no state that can be passed in")
         return lbfgs(fun, x0, iterations, bounds=bounds, callback=callback, max_evals=max_evals)
+    if optimizer == "lbfgs-xp":
+        return lbfgs_xp(fun, x0, iterations, callback=callback, max_evals=max_evals, state=state)
     if optimizer == "adam":
         return adam(fun, x0, iterations, lr=lr, bounds=bounds, callback=callback, state=state)
     raise UsageError(f"unknown optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
 
 
-__all__ = ["OPTIMIZERS", "DEFAULT_ADAM_LR", "pixel_bounds", "lbfgs", "adam", "minimize_image",
-           "default_max_evals", "AdamState", "STATE_CLASSES", "make_state"]
+__all__ = ["OPTIMIZERS", "DEFAULT_ADAM_LR", "LBFGS_XP_NO_BOUNDS", "pixel_bounds", "lbfgs", "lbfgs_xp", "adam",
+           "minimize_image", "default_max_evals", "default_optimizer", "check_optimizer", "LBFGSState",
+           "AdamState", "STATE_CLASSES", "make_state"]

@@ -43,7 +43,9 @@ finished cells. Running the same command again keeps every cell that the JSON li
 size, iterations, optimiser, lr, bounds, pooling, seed, init, layers, ratios, weights) are recorded;
 a rerun with different ones is refused with exit code 2 and the list of differences, unless
 ``--restart`` is given, which recomputes every cell. ``--device``, ``--print-every`` and ``--quiet``
-may change between runs.
+may change between runs. So the optimiser does not follow the device here: it is ``lbfgs`` (SciPy's)
+unless ``--optimizer`` says otherwise (``lbfgs-xp`` keeps a GPU run on the device), where
+``stylize`` picks ``lbfgs-xp`` on the GPU by itself.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ from .app.progress import fmt_duration, iteration_line
 from .architecture import LAYER_NAMES, check_input_size, check_layer_names, deepest_layer
 from .errors import MinivggError, UsageError
 from .objective import DEFAULT_BETA, DEFAULT_STYLE_LAYERS
+from .optim import check_optimizer
 
 PROG = "python -m minivgg.reconstruct"
 MODES = ("content", "style", "grid")
@@ -189,6 +192,7 @@ def validate(args) -> list:
     if len(set(layers)) != len(layers):
         raise UsageError("a layer is listed twice in --layers")
     args.layers = list(layers)
+    check_optimizer(args.optimizer, args.bounds)
     if args.mode == "grid":
         args.content_layer = check_layer_names([args.content_layer], "content layer")[0]
         texts = [ratio_text(r) for r in args.ratios]

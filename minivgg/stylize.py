@@ -30,6 +30,7 @@ from .app.presets import DEFAULT_PRESET, PRESET_KEYS, PRESETS, preset_text
 from .app.presets import resolve as resolve_preset
 from .app.progress import fmt_duration, iteration_line
 from .errors import MinivggError, UsageError
+from .optim import check_optimizer
 from .vgg import check_layer_names
 
 PROG = "python -m minivgg.stylize"
@@ -133,8 +134,10 @@ def validate(args):
     """Every check that needs no file contents: layer names, counts, paths. Raises UsageError.
 
     First the preset fills in every preset setting the command line left out (None)."""
-    for key, value in resolve_preset(args.preset, {k: getattr(args, k) for k in PRESET_KEYS}).items():
+    for key, value in resolve_preset(args.preset, {k: getattr(args, k) for k in PRESET_KEYS}, device=args.device,
+                                     bounds=args.bounds).items():
         setattr(args, key, value)
+    check_optimizer(args.optimizer, args.bounds)
     args.content_layers = check_layer_names(layer_list(args.content_layers), "content layer")
     args.style_layers = check_layer_names(layer_list(args.style_layers), "style layer")
     if args.style_layer_weights is not None and len(args.style_layer_weights) != len(args.style_layers):

@@ -93,8 +93,8 @@ class Checkpoint:
             for key, value in self.optimizer_state.state_dict().items():
                 if isinstance(value, np.ndarray):
                     arrays[f"state.{key}"] = value
-                else:
-                    numbers[key] = value
+                else:                                   # NumPy scalars become JSON's numbers, exactly
+                    numbers[key] = value.item() if isinstance(value, np.generic) else value
         arrays["history"] = np.array([[float(r.get(c, math.nan)) for c in HISTORY_COLUMNS] for r in history],
                                      dtype=np.float64).reshape(-1, len(HISTORY_COLUMNS))
         meta = {"format": FORMAT, "level": self.level, "level_iteration": self.level_iteration,

@@ -5,8 +5,8 @@ the output's size, after one untimed evaluation that pays the first-touch costs 
 buffer allocation) a long run pays only once. The other scales of a coarse-to-fine run are priced
 by the cost model (:func:`minivgg.machine.cost.layer_costs`: a step's FLOP grow with the pixels). The count
 of evaluations comes from recorded runs: SciPy's L-BFGS-B makes about one evaluation per iteration
-plus ``LBFGS_EXTRA_EVALS`` (the first iteration's line search tries 6-8 step lengths); Adam makes
-exactly one.
+plus ``LBFGS_EXTRA_EVALS`` (the first iteration's line search tries 6-8 step lengths), lbfgs-xp
+likewise plus ``LBFGS_XP_EXTRA_EVALS``; Adam makes exactly one.
 
 **During the run** (:class:`Eta`): the time per iteration is the mean over the last
 ``window`` iterations of the current scale, never including a scale's first iteration. The old
@@ -22,6 +22,11 @@ from collections import deque
 #: Evaluations SciPy's L-BFGS-B makes beyond one per iteration, per scale (measured: 100
 #: iterations took 111-113 evaluations at 128 px, 200 took 210-215 at 64 px, from noise or photo).
 LBFGS_EXTRA_EVALS = 12
+#: The same for lbfgs-xp (minivgg.lbfgs): its line search also starts at 1/|g| and then at 1 and
+#: accepts the first strong Wolfe point, so the first iteration takes 5-6 evaluations and the others
+#: about one (measured, chelsea x the_scream, 100 iterations: 108 evaluations at 64 px from the photo
+#: and 113 from noise, 110 at 256 px from the photo; SciPy's made 109, 114 and 107).
+LBFGS_XP_EXTRA_EVALS = 12
 #: A forward pass alone (a style target) costs about this fraction of an evaluation.
 FORWARD_FRACTION = 0.4
 #: An evaluation inside a run costs more than the lone one that is timed: SciPy's own work, the
@@ -34,7 +39,8 @@ LONG_RUN_SECONDS = 600
 
 def expected_evaluations(iterations: int, optimizer: str = "lbfgs") -> int:
     """Evaluations of the objective that ``iterations`` iterations of ``optimizer`` make at one scale."""
-    return int(iterations) + (LBFGS_EXTRA_EVALS if optimizer == "lbfgs" else 0)
+    extra = {"lbfgs": LBFGS_EXTRA_EVALS, "lbfgs-xp": LBFGS_XP_EXTRA_EVALS}.get(optimizer, 0)
+    return int(iterations) + extra
 
 
 def step_flop(hw, upto: str) -> float:
@@ -127,5 +133,5 @@ def plan_line(seconds: float, peak_bytes: int, what: str) -> str:
     return line
 
 
-__all__ = ["STEP_OVERHEAD", "LBFGS_EXTRA_EVALS", "LONG_RUN_SECONDS", "expected_evaluations", "step_flop",
-           "measure_evaluation", "plan", "Eta", "plan_line"]
+__all__ = ["STEP_OVERHEAD", "LBFGS_EXTRA_EVALS", "LBFGS_XP_EXTRA_EVALS", "LONG_RUN_SECONDS", "expected_evaluations",
+           "step_flop", "measure_evaluation", "plan", "Eta", "plan_line"]

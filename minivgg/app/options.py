@@ -78,7 +78,11 @@ def add_run_options(target, *, init: bool = True, size: int = DEFAULT_SIZE, iter
     g.add_argument("--iterations", type=positive_int, default=value, metavar="N",
                    help=f"optimiser iterations ({text})")
     value, text = default("lbfgs", "lbfgs")
-    g.add_argument("--optimizer", choices=OPTIMIZERS, default=value, help=f"lbfgs (the paper) or adam ({text})")
+    if preset:
+        text = "default: the preset's L-BFGS: lbfgs, or lbfgs-xp with --device gpu unless --bounds is given"
+    g.add_argument("--optimizer", choices=OPTIMIZERS, default=value,
+                   help=f"lbfgs (L-BFGS, the paper's method, by SciPy's L-BFGS-B), lbfgs-xp (L-BFGS written in the "
+                        f"array module: on a GPU the image stays there; no --bounds) or adam ({text})")
     g.add_argument("--lr", type=positive_float, default=DEFAULT_ADAM_LR, metavar="X",
                    help=f"Adam's learning rate in grey levels per step (default {DEFAULT_ADAM_LR:g})")
     g.add_argument("--bounds", action="store_true", help="keep every pixel inside 0..255 during the optimisation")

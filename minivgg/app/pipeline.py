@@ -23,7 +23,7 @@ import numpy as np
 from ..architecture import check_input_size, check_layer_names, deepest_layer
 from ..errors import UsageError
 from ..objective import StyleTransfer, check_mask_count
-from ..optim import DEFAULT_ADAM_LR, make_state
+from ..optim import DEFAULT_ADAM_LR, check_optimizer, make_state
 from .color import PRESERVE_MODES
 from .pictures import round_half_up
 from .presets import DEFAULT_ITERATIONS
@@ -85,7 +85,8 @@ def stylize_files(content_path, style_paths, size: int | None = None, iterations
 
     ``preset``: ``"clean"`` (the default) or ``"paper"`` (:mod:`minivgg.app.presets`) fills in every one of
     iterations, content_weight, style_weight, content_layers, style_layers, tv_weight, pooling, init,
-    seed and optimizer left as None; a value given explicitly always wins.
+    seed and optimizer left as None; a value given explicitly always wins. The preset's optimizer is
+    L-BFGS for the device: SciPy's ``"lbfgs"`` on the CPU, ``"lbfgs-xp"`` on the GPU (without ``bounds``).
     The content is resized to ``size`` pixels on its long side (default ``DEFAULT_SIZE``), the styles
     to ``style_size`` (default: the same long side). ``net``: an already loaded VGG19 (else loaded
     from ``weights`` with ``pooling``, ``device``, ``dtype``). callback as in :meth:`StyleTransfer.run`
@@ -108,10 +109,12 @@ def stylize_files(content_path, style_paths, size: int | None = None, iterations
 
     s = resolve(preset, dict(iterations=iterations, content_weight=content_weight, style_weight=style_weight,
                              content_layers=content_layers, style_layers=style_layers, tv_weight=tv_weight,
-                             pooling=pooling, init=init, seed=seed, optimizer=optimizer))
+                             pooling=pooling, init=init, seed=seed, optimizer=optimizer),
+                device=device if net is None else net.backend.device, bounds=bounds)
     iterations, content_weight, style_weight = s["iterations"], s["content_weight"], s["style_weight"]
     content_layers, style_layers, tv_weight = s["content_layers"], s["style_layers"], s["tv_weight"]
     pooling, init, seed, optimizer = s["pooling"], s["init"], s["seed"], s["optimizer"]
+    check_optimizer(optimizer, bounds)
 
     if isinstance(style_paths, (str, bytes)) or hasattr(style_paths, "__fspath__"):
         style_paths = [style_paths]

@@ -1,7 +1,8 @@
 """Presets: named sets of run settings, applied above the objective (``--preset``, ``stylize(preset=)``).
 
 * ``paper`` -- exactly Gatys, Ecker & Bethge (2015): white-noise start (seed 0), alpha = 1,
-  beta = 1e3, no total-variation term, average pooling, SciPy's L-BFGS-B, content layer conv4_2,
+  beta = 1e3, no total-variation term, average pooling, L-BFGS (SciPy's L-BFGS-B on the CPU, lbfgs-xp
+  on the GPU, see :func:`resolve`), content layer conv4_2,
   style layers conv1_1 ... conv5_1 with equal weights, 500 iterations.
 * ``clean`` (the default) -- the same objective and layers, started from the photo and with a small
   total-variation term, so the result carries no single-pixel speckle; chosen by measurement
@@ -17,6 +18,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..objective import DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
+from ..optim import default_optimizer
 
 #: The paper does not say how many L-BFGS iterations it ran; 500 is what the anchors use at 512 px.
 DEFAULT_ITERATIONS = 500
@@ -48,13 +50,18 @@ def preset_text(name: str) -> str:
     return "the paper's objective, with " + ", ".join(diff)
 
 
-def resolve(preset: str | None = None, given: dict | None = None) -> dict:
+def resolve(preset: str | None = None, given: dict | None = None, device: str = "cpu", bounds: bool = False) -> dict:
     """The settings of ``preset`` (default :data:`DEFAULT_PRESET`) with ``given`` on top; keys whose
-    given value is None keep the preset's."""
+    given value is None keep the preset's. device, bounds: the run's, which pick the preset's L-BFGS."""
     name = DEFAULT_PRESET if preset is None else preset
     if name not in PRESETS:
         raise UsageError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
     out = dict(PRESETS[name])
+    # A preset's "lbfgs" names the paper's algorithm, not an implementation: the device picks that
+    # (SciPy's L-BFGS-B on the CPU, lbfgs-xp on the GPU: minivgg.optim.default_optimizer). An
+    # optimizer given explicitly is taken as given, so "lbfgs" given on the GPU stays SciPy's.
+    if out["optimizer"] == "lbfgs":
+        out["optimizer"] = default_optimizer(device, bounds)
     out.update({k: v for k, v in (given or {}).items() if v is not None})
     return out
 

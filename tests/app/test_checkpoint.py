@@ -105,14 +105,16 @@ def test_adam_state_continues_exactly():
     assert rest.tobytes() == whole.tobytes() and restored.t == 9
 
 
-def test_pipeline_resume_at_every_point_is_bitwise_the_uninterrupted_run(tiny_weights, tmp_path):
-    """Multi-scale Adam: stopped anywhere (mid-scale, at a scale's end), saved, loaded and resumed,
-    the final image is the uninterrupted run's, bit for bit."""
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs-xp"])
+def test_pipeline_resume_at_every_point_is_bitwise_the_uninterrupted_run(optimizer, tiny_weights, tmp_path):
+    """Multi-scale, with either optimiser whose state is a Python object: stopped anywhere (mid-scale, at a
+    scale's end), saved, loaded and resumed, the final image is the uninterrupted run's, bit for bit."""
     net = VGG19.load(tiny_weights)
     rng = np.random.default_rng(0)
     content = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
     style = rng.integers(0, 256, (30, 20, 3), dtype=np.uint8)
-    kw = dict(sizes=(24, 32), iterations=(4, 3), optimizer="adam", init="noise", bounds=True, tv_weight=1.0)
+    kw = dict(sizes=(24, 32), iterations=(4, 3), optimizer=optimizer, init="noise", bounds=optimizer == "adam",
+              tv_weight=1.0)
     whole = []
     stylize_images(net, content, [style], callback=lambda it, x, p: whole.append(np.array(x)), **kw)
 
@@ -122,7 +124,7 @@ def test_pipeline_resume_at_every_point_is_bitwise_the_uninterrupted_run(tiny_we
         def record(it, x, parts, stop=stop, seen=seen, points=points, live=live):
             seen.append(1)
             points.append(Checkpoint(image=x, level=parts["scale"], level_iteration=it, iteration=len(seen),
-                                     seconds=0.0, settings={}, optimizer="adam",
+                                     seconds=0.0, settings={}, optimizer=optimizer,
                                      optimizer_state=live["state"].copy()))
             if len(seen) == stop:
                 raise KeyboardInterrupt
@@ -186,9 +188,11 @@ def test_cut_log_keeps_the_rows_up_to_the_checkpoint(tmp_path):
 # the command line
 
 
-def test_interrupted_adam_run_resumes_to_the_same_image_and_one_log(imgs, tiny_weights, tmp_path, capsys,
-                                                                     monkeypatch):
-    argv = argv_for(imgs, tiny_weights, "--checkpoint-every", "3", "--scales", "24,32", "--scale-iterations", "4,4")
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs-xp"])
+def test_interrupted_run_resumes_to_the_same_image_and_one_log(optimizer, imgs, tiny_weights, tmp_path, capsys,
+                                                               monkeypatch):
+    argv = argv_for(imgs, tiny_weights, "--checkpoint-every", "3", "--scales", "24,32", "--scale-iterations", "4,4",
+                    optimizer=optimizer)
     ref_png, ref_rows = uninterrupted(imgs, tiny_weights, capsys, argv, tmp_path)
     ckpt = checkpoint_path(imgs["out"])
     handler = signal.getsignal(signal.SIGINT)
