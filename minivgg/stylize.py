@@ -30,6 +30,7 @@ from .app.presets import DEFAULT_PRESET, PRESET_KEYS, PRESETS, preset_text
 from .app.presets import resolve as resolve_preset
 from .app.progress import fmt_duration, iteration_line
 from .errors import MinivggError, UsageError
+from .objective import check_mask_count
 from .optim import check_optimizer
 from .vgg import check_layer_names
 
@@ -156,9 +157,7 @@ def validate(args):
     args.size = args.sizes[-1]
     args.schedule = parse_iterations(args.scale_iterations or args.iterations, len(args.sizes))
     if args.content_mask is not None:
-        if len(args.content_mask) != len(args.style):
-            raise UsageError(f"--content-mask has {len(args.content_mask)} masks for {len(args.style)} style images: "
-                             "give one per style, in the same order")
+        check_mask_count(len(args.content_mask), len(args.style), "--content-mask")
         if args.style_blend is not None:
             raise UsageError("--style-blend does not apply with --content-mask: each style paints its own region")
     from .weights import default_weights_path

@@ -132,7 +132,7 @@ def test_plot_without_matplotlib_fails_before_the_run(imgs, tiny_weights, tmp_pa
     (["--style-scale", "nan"], 2, "> 0"),
     (["--content-mask", "BLACK"], 2, "content mask 1 is black everywhere"),
     (["--preserve-color", "rgb"], 2, "invalid choice"),
-    (["--content-mask", "MASK", "MASK"], 2, "2 masks for 1 style"),
+    (["--content-mask", "MASK", "MASK"], 2, "--content-mask: got 2 for 1 style"),
     (["--content-mask", "NOPE"], 1, "no such file"),
     (["--plot", "loss.jpg"], 2, ".png"),
 ])
