@@ -20,7 +20,15 @@ import time
 from pathlib import Path
 
 from .app.atomic import check_outputs, check_writable_destination, create_folders
-from .app.cli import ArgumentParser, nonnegative_float, positive_float, positive_int, run_main
+from .app.cli import (
+    ArgumentParser,
+    grid_multiple,
+    memory_size,
+    nonnegative_float,
+    positive_float,
+    positive_int,
+    run_main,
+)
 from .app.color import PRESERVE_MODES as PRESERVE_COLOR
 from .app.options import add_run_options, layer_list
 from .app.pipeline import DEFAULT_SIZE, INITS, NOISE_STD
@@ -31,6 +39,8 @@ from .errors import MinivggError, UsageError
 from .vgg import check_layer_names
 
 PROG = "python -m minivgg.stylize"
+#: --tile must lie on the pooling grid of the deepest layer any run can use (conv5_x: 4 poolings).
+TILE_GRID = 16
 
 
 def iteration_counts(text: str) -> tuple:
@@ -96,6 +106,15 @@ def build_parser() -> ArgumentParser:
     run = p.add_argument_group("running")
     run.add_argument("--save-every", type=positive_int, metavar="N",
                      help="also write OUTPUT_STEM_0050.png etc. beside the output every N iterations")
+    run.add_argument("--max-memory", type=memory_size, metavar="SIZE",
+                     help="memory the run may use, e.g. 4G, 1.5G, 500M (GPU memory with --device gpu; default: what "
+                          "is free now). A size that does not fit is evaluated in the largest tiles that do, with the "
+                          "same result up to rounding (one Gram matrix over the whole image); refused only if even "
+                          "the smallest tile does not fit")
+    run.add_argument("--tile", type=grid_multiple(TILE_GRID), metavar="T",
+                     help=f"evaluate in tiles of T x T px (a multiple of {TILE_GRID}), each read with a halo of "
+                          "VGG19's receptive field, wherever the image is larger (default: only where the memory "
+                          "needs it)")
     run.add_argument("--log", metavar="PATH",
                      help="JSON Lines: a first line {\"config\": ...}, then one object per iteration "
                           "(iter, loss, content, style, tv, seconds since the start)")
@@ -171,7 +190,7 @@ def config_dict(args, content_rgb, style_rgbs, net) -> dict:
     keys = ("preset", "content", "style", "style_blend", "output", "size", "iterations", "content_weight",
             "style_weight", "content_layers", "style_layers", "style_layer_weights", "pooling", "init", "seed",
             "optimizer", "lr", "tv_weight", "bounds", "device", "weights", "save_every", "print_every",
-            "preserve_color", "style_scale", "content_mask", "plot")
+            "preserve_color", "style_scale", "content_mask", "plot", "tile", "max_memory")
     cfg = {k: getattr(args, k) for k in keys}
     cfg.update(scales=list(args.sizes), iterations=sum(args.schedule), iterations_per_scale=list(args.schedule))
     cfg.update(content_layers=list(args.content_layers), style_layers=list(args.style_layers),
@@ -199,12 +218,13 @@ def main(argv=None) -> int:
 
 
 def _run(args) -> int:
-    from .app.estimate import Eta, measure_evaluation, plan, plan_line
+    from .app.estimate import Eta, level_line, measure_evaluation, plan, plan_line
     from .app.masks import load_mask
     from .app.pictures import check_output_path, load_image, long_side_shape, resize_image, save_image
-    from .app.pipeline import check_scale_sizes, finish_image, style_long_side, stylize_images, working_images
+    from .app.pipeline import finish_image, plan_levels, style_long_side, stylize_images, working_images
     from .backend import get_backend
     from .objective import active_taps
+    from .tiling import largest_window
     from .vgg import LAYER_NAMES, VGG19
 
     check_output_path(args.output, forbid=args.inputs)
@@ -218,8 +238,10 @@ def _run(args) -> int:
     content = load_image(args.content)
     styles = [load_image(p) for p in args.style]
     masks = [load_mask(p) for p in args.content_mask] if args.content_mask else None
-    peak = check_scale_sizes(content, styles, args.sizes, args.content_layers, args.style_layers,
-                             args.content_weight, args.style_weight, style_scale=args.style_scale, device=args.device)
+    levels = plan_levels(content, styles, args.sizes, args.content_layers, args.style_layers, args.content_weight,
+                         args.style_weight, style_scale=args.style_scale, device=args.device, tile=args.tile,
+                         max_memory=args.max_memory, optimizer=args.optimizer, n_masks=len(masks or ()))
+    peak = max(level.peak_bytes for level in levels)
     init = args.init if args.init in INITS else load_image(args.init)
     net = VGG19.load(args.weights, pooling=args.pooling, device=args.device)
 
@@ -254,10 +276,17 @@ def _run(args) -> int:
     total_iters = sum(schedule)
     shapes = [long_side_shape(*content.shape[:2], s) for s in sizes]
     taps = active_taps(args.content_layers, args.style_layers, args.content_weight, args.style_weight)
-    # No active layer (alpha = beta = 0) leaves only the TV term: nothing worth timing.
-    estimate = plan(measure_evaluation(net, shapes[-1], taps) if taps else 0.0, shapes, schedule,
-                    max(taps, key=LAYER_NAMES.index) if taps else None, optimizer=args.optimizer,
-                    n_styles=len(styles))
+    upto = max(taps, key=LAYER_NAMES.index) if taps else None
+    tiles = [level.tile for level in levels]
+    # A tiled last level is timed on one tile's window: the whole image would need the memory the
+    # tiles save. No active layer (alpha = beta = 0) leaves only the TV term: nothing worth timing.
+    timed = shapes[-1] if tiles[-1] is None else largest_window(shapes[-1], tiles[-1], (upto,))
+    estimate = plan(measure_evaluation(net, timed, taps) if taps else 0.0, shapes, schedule, upto,
+                    optimizer=args.optimizer, n_styles=len(styles), tiles=tiles, measured_hw=timed)
+    if multiscale or any(tiles):
+        for k, level in enumerate(levels):
+            say(level_line(k, len(levels), level.hw, schedule[k], estimate["per_scale"][k], level.peak_bytes,
+                           level.tile, upto))
     what = f"{total_iters} iterations at {W}x{H} px" + (f" over {len(sizes)} scales" if multiscale else "")
     say(plan_line(estimate["seconds"], peak, what))
     eta = Eta(schedule, estimate["per_eval"], optimizer=args.optimizer)
@@ -305,7 +334,7 @@ def _run(args) -> int:
                                  bounds=args.bounds, callback=callback, content_layers=args.content_layers,
                                  style_layers=args.style_layers, alpha=args.content_weight, beta=args.style_weight,
                                  style_blend=args.style_blend, tv_weight=args.tv_weight,
-                                 style_layer_weights=args.style_layer_weights)
+                                 style_layer_weights=args.style_layer_weights, tiles=tiles)
         except KeyboardInterrupt:
             signal.signal(signal.SIGINT, signal.SIG_IGN)     # a second Ctrl-C must not cut the save short
             if state["x"] is None:

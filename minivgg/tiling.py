@@ -143,6 +143,34 @@ def tiles(hw, tile: int, layers) -> list:
     return out
 
 
+def _largest_interior(n: int, tile: int, grid: int) -> int:
+    """The longest run :func:`split` makes of ``range(n)``, without listing the runs."""
+    units, parts = -(-n // grid), -(-n // tile)
+    return min(n, -(-units // parts) * grid)
+
+
+def largest_window(hw, tile: int, layers) -> tuple:
+    """``(h, w)``: at most the largest window a tile of an image of ``hw`` reads, per axis (what the
+    memory of a tiled evaluation is sized by, :func:`minivgg.machine.memory.tiled_bytes`). Exact up to
+    three tiles on an axis; beyond, the longest interior with a halo on both sides (a grid cell over
+    at most)."""
+    grid, h = tile_grid(layers), halo(layers)
+    out = []
+    for n in (int(v) for v in hw):
+        if -(-n // int(tile)) <= 3:
+            out.append(max(min(n, b + h) - max(0, a - h) for a, b in split(n, int(tile), grid)))
+        else:
+            out.append(min(n, _largest_interior(n, int(tile), grid) + 2 * h))
+    return tuple(out)
+
+
+def fitted_tile(hw, tile: int, layers) -> int:
+    """The smallest tile that cuts an image of ``hw`` as ``tile`` does: its longest interior side
+    (``tile`` 2032 on 2048 px cuts two halves of 1024, and so does 1024)."""
+    grid = tile_grid(layers)
+    return max(_largest_interior(int(n), int(tile), grid) for n in hw)
+
+
 def needs_tiles(hw, tile, layers) -> bool:
     """Whether an image of ``hw`` is evaluated in more than one tile (``tile`` None: never)."""
     if tile is None or not layers:
@@ -294,5 +322,6 @@ def evaluate(st, x, want_grad: bool):
     return parts, grad
 
 
-__all__ = ["Tile", "tile_grid", "reach", "halo", "check_tile", "split", "tiles", "needs_tiles",
+__all__ = ["Tile", "tile_grid", "reach", "halo", "check_tile", "split", "tiles", "largest_window", "fitted_tile",
+           "needs_tiles",
            "evaluation_windows", "features", "grams", "evaluate"]
