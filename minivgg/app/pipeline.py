@@ -262,9 +262,9 @@ def plan_levels(content_rgb, style_rgbs, sizes, content_layers, style_layers, al
     shapes = [long_side_shape(*content_rgb.shape[:2], size) for size in sizes]
     if not taps:
         return [Level(size, hw, None, 0) for size, hw in zip(sizes, shapes, strict=True)]
-    budget = memory_budget(max_memory, device)
+    budget, already = memory_budget(max_memory, device)
     levels = []
-    for size, hw in zip(sizes, shapes, strict=True):
+    for size, hw in reversed(list(zip(sizes, shapes, strict=True))):      # the largest, likeliest refused, first
         # The output takes steps (forward and backward), each style one forward pass for its targets.
         passes = [("the output" if k == 0 else f"the {what}, resized for its Gram targets,",
                    long_side_shape(*rgb.shape[:2], long_side(size)), k == 0)
@@ -272,9 +272,10 @@ def plan_levels(content_rgb, style_rgbs, sizes, content_layers, style_layers, al
         t, peak = choose_tile(passes, max(taps, key=LAYER_NAMES.index), budget, tile=tile,
                               itemsize=np.dtype(dtype).itemsize, device=device, optimizer=optimizer,
                               content_layers=active_content, n_masks=n_masks,
-                              budget_name="is available" if max_memory is None else "is allowed (--max-memory)")
+                              budget_name="is available" if max_memory is None else "is allowed (--max-memory)",
+                              already=already)
         levels.append(Level(size, hw, t, peak))
-    return levels
+    return levels[::-1]
 
 
 def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_ITERATIONS, preserve_color=None,

@@ -128,22 +128,26 @@ def tiled_bytes(hw, upto: str, tile: int | None, itemsize: int = 4, backward: bo
     return int(STEP_FIXED_BYTES + factor * activation_bytes(window, upto, itemsize) + whole)
 
 
-def memory_budget(max_memory=None, device: str = "cpu"):
-    """The bytes a run may use: ``max_memory`` if given, else what is free now (:func:`available_bytes`)
-    plus the part of the fixed cost already resident (it is in the estimates and no longer free);
-    None if unknown."""
+def memory_budget(max_memory=None, device: str = "cpu") -> tuple:
+    """``(budget, already)``: the bytes a run may use and how much of an estimate is resident already.
+
+    ``max_memory`` if given (the whole peak must fit: already = 0), else what is free now
+    (:func:`available_bytes`; None if unknown), with the part of the fixed cost this process already
+    holds on the CPU: it is in every estimate but no longer free (as in :func:`check_fits`)."""
     if max_memory is not None:
-        return int(max_memory)
+        return int(max_memory), 0
     free = available_bytes(device)
     if free is None:
-        return None
-    return free + (min(resident_bytes(), STEP_FIXED_BYTES) if device != "gpu" else 0)
+        return None, 0
+    return free, (min(resident_bytes(), STEP_FIXED_BYTES) if device != "gpu" else 0)
 
 
 def choose_tile(passes, upto: str, budget, tile: int | None = None, itemsize: int = 4, device: str = "cpu",
-                optimizer: str = "lbfgs", content_layers=(), n_masks: int = 0, budget_name: str = "is available"):
+                optimizer: str = "lbfgs", content_layers=(), n_masks: int = 0, budget_name: str = "is available",
+                already: int = 0):
     """``(tile, peak bytes)`` for a level whose passes are ``[(what, (H, W), backward)]`` (the output's
-    steps, each style's target pass) under ``budget`` bytes (None: unknown, nothing is checked).
+    steps, each style's target pass) under ``budget`` bytes (None: unknown, nothing is checked), of
+    which ``already`` are held already (:func:`memory_budget`).
 
     ``tile`` None: untiled if every pass fits (None), else the largest multiple of the pooling grid
     that does. ``tile`` given: that tile, checked. A UsageError names the first pass that does not
@@ -166,7 +170,7 @@ def choose_tile(passes, upto: str, budget, tile: int | None = None, itemsize: in
         return candidates[0], peak(candidates[0])
     for t in candidates:
         need = peak(t)
-        if need <= budget:
+        if need - already <= budget:
             if t is not None and tile is None:      # the same tiles, named by their real size
                 t = max((fitted_tile(hw, t, (upto,)) for _, hw, _ in passes if needs_tiles(hw, t, (upto,))),
                         default=t)
@@ -174,7 +178,7 @@ def choose_tile(passes, upto: str, budget, tile: int | None = None, itemsize: in
     smallest = candidates[-1]
     for what, hw, backward in passes:
         need = tiled_bytes(hw, upto, smallest, itemsize, backward, device, optimizer, content_layers, n_masks)
-        if need > budget:
+        if need - already > budget:
             how = "untiled" if smallest is None or max(hw) <= smallest else f"in tiles of {smallest} px"
             hint = "a smaller --size" + (", or --optimizer adam (SciPy's L-BFGS keeps "
                                          f"{LBFGS_FLOATS_PER_ELEMENT} float64 numbers per pixel and channel)"
