@@ -12,9 +12,13 @@ peak resident memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss``):
   and ``--repeats`` timed evaluations (loss and gradient) -- untiled, or in tiles of T. The *halo
   overhead* is the tiled seconds per evaluation over the untiled at the same size; the work it
   should cost (:func:`minivgg.app.estimate.step_flop`) is printed beside it.
-* **run** (``--run SIZE:MAX_MEMORY:ITERATIONS[:LEVELS]``): ``python -m minivgg.stylize`` on a 4:3
-  crop of examples/chelsea.png with ``--max-memory``, L-BFGS, the given iterations (and
-  ``--levels``): its per-level plan lines, the wall time and the peak RSS, against the budget.
+* **run** (``--run SIZE:MAX_MEMORY:ITERATIONS[:LEVELS[:OPTIMIZER]]``): ``python -m minivgg.stylize``
+  on a 4:3 crop of examples/chelsea.png with ``--max-memory``, the given iterations (and ``--levels``,
+  ``--optimizer``; default L-BFGS): its per-level plan lines, the wall time and the peak RSS, against
+  the budget.
+
+On a CPU shared with other processes, run it with ``OMP_NUM_THREADS=1``: OpenBLAS's threads then
+do not wait for each other's scheduler slices (bench/README.md, "Shared machines").
 
 Timings on a shared machine drift; the load average is printed with each row.
 """
@@ -126,8 +130,8 @@ def main(argv=None) -> int:
                    help="long sides for untiled evaluations (default: the same as --sizes)")
     p.add_argument("--tile", type=int, nargs="*", default=[512], help="tile sizes (multiples of 16)")
     p.add_argument("--repeats", type=int, default=1, help="timed evaluations per measurement (after one untimed)")
-    p.add_argument("--run", action="append", default=[], metavar="SIZE:MAX_MEMORY:ITERATIONS[:LEVELS]",
-                   help="a python -m minivgg.stylize run, e.g. 2048:4G:2 or 2048:4G:20:3 (--levels 3)")
+    p.add_argument("--run", action="append", default=[], metavar="SIZE:MAX_MEMORY:ITERATIONS[:LEVELS[:OPTIMIZER]]",
+                   help="a python -m minivgg.stylize run, e.g. 2048:4G:2 or 2048:4G:20:3:adam (--levels 3, Adam)")
     p.add_argument("--style", default=str(ROOT / "examples" / "the_scream.jpg"))
     p.add_argument("--content", default=str(ROOT / "examples" / "chelsea.png"))
     p.add_argument("--weights", default=None)
@@ -174,15 +178,16 @@ def main(argv=None) -> int:
     if args.run:
         with tempfile.TemporaryDirectory() as tmp:
             content = crop_43(Path(args.content), Path(tmp) / "content43.png")
-            print("\n| run | levels | iterations | wall time | peak RSS | budget | within |")
-            print("|---|---|---|---|---|---|---|")
+            print("\n| run | levels | optimizer | iterations | wall time | peak RSS | budget | within |")
+            print("|---|---|---|---|---|---|---|---|")
             for spec in args.run:
                 size, budget, iterations, *more = spec.split(":")
                 n_levels = int(more[0]) if more else 1
+                optimizer = more[1] if len(more) > 1 else "lbfgs"
                 levels = ["--levels", str(n_levels)] if n_levels > 1 else []
                 cmd = ["--content", str(content), "--style", args.style, "--output", str(Path(tmp) / "out.png"),
                        "--size", size, "--max-memory", budget, "--iterations", iterations, "--print-every", "1",
-                       *levels, *weights]
+                       "--optimizer", optimizer, *levels, *weights]
                 print(f"  python -m minivgg.stylize {' '.join(cmd)}", flush=True)
                 r = run_child(["--child", "run", "--", *cmd])
                 results["runs"].append(dict(r, spec=spec))
@@ -190,9 +195,9 @@ def main(argv=None) -> int:
 
                 limit = memory_size(budget)
                 if "error" in r:
-                    print(f"| {spec} | | | failed: {r['error']} | | | |", flush=True)
+                    print(f"| {spec} | | | | failed: {r['error']} | | | |", flush=True)
                     continue
-                print(f"| {size} px | {n_levels} | {iterations} | {r['seconds']:.0f} s | "
+                print(f"| {size} px | {n_levels} | {optimizer} | {iterations} | {r['seconds']:.0f} s | "
                       f"{r['peak_rss'] / 2**30:.2f} GB | {budget} | {'yes' if r['peak_rss'] <= limit else 'NO'} |",
                       flush=True)
     if args.json:

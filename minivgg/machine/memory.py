@@ -29,18 +29,23 @@ STEP_FIXED_BYTES = 650 * 2**20
 STEP_ACTIVATION_FACTOR = 3.6
 FORWARD_ACTIVATION_FACTOR = 2.0
 #: SciPy's L-BFGS-B (m = 10 corrections) holds about this many float64 numbers per element of the
-#: image: its workspace of 2m + 5 vectors, the bounds, the integer work arrays, and the copies of x
-#: and the gradient kept by its wrapper. Measured (SciPy 1.17, 2.4 million elements, 15 iterations): 36.
+#: image, on the host: its workspace of 2m + 5 vectors, the bounds, the integer work arrays, and the
+#: copies of x and the gradient kept by its wrapper. Measured (SciPy 1.17, 2.4 million elements,
+#: 15 iterations): 36, i.e. 864 bytes per pixel -- 2.7 GB at 2048 x 1536.
 LBFGS_FLOATS_PER_ELEMENT = 36
-#: Adam's state in the working dtype: m, v, the step and the new image.
-ADAM_ARRAYS = 4
-#: Whole-image arrays in the working dtype a tiled run holds besides the optimiser's: the image and
-#: its gradient (and their float64 copies for SciPy, counted as two each), the content photo, the TV
-#: differences and gradient.
-IMAGE_ARRAYS = 10
+#: Arrays of the image's size, in the working dtype and on the device, that the other optimisers
+#: keep: Adam m, v, the step and the new image; the array-module L-BFGS (``lbfgs-xp``) its m = 10
+#: pairs (s, y), x, g, the direction and the line search's point and gradient.
+OPTIMIZER_ARRAYS = {"adam": 4, "lbfgs-xp": 2 * 10 + 5}
+#: Whole-image arrays in the working dtype a tiled run holds besides the optimiser's: the image, its
+#: gradient, the content photo and style images at the output's size, TV's differences and gradient,
+#: the float64 copies handed to SciPy (two each). Fitted with the two below to tiled evaluations at
+#: 512 x 384 and 1024 x 768 (bench/bench_print.py, 2026-11-29): 194 bytes per pixel with the content
+#: target, a fixed 664 MB, and 2.26 times the window's activations; rounded up.
+IMAGE_ARRAYS = 14
 #: A tile's step peaks at this many times the activations of its window (the tape, the tap
-#: gradients, the backward's work buffers); see bench/README.md for the fit.
-TILE_ACTIVATION_FACTOR = 3.0
+#: gradients, the backward's work buffers); fitted 2.26, see IMAGE_ARRAYS.
+TILE_ACTIVATION_FACTOR = 2.5
 
 
 def available_bytes(device: str = "cpu"):
@@ -101,10 +106,10 @@ def whole_image_bytes(hw, itemsize: int = 4, device: str = "cpu", optimizer: str
     H, W = (int(v) for v in hw)
     n = 3 * H * W
     total = IMAGE_ARRAYS * n * itemsize if optimizer is not None else 2 * n * itemsize
-    if optimizer == "lbfgs" and device != "gpu":
-        total += LBFGS_FLOATS_PER_ELEMENT * n * 8
-    elif optimizer == "adam":
-        total += ADAM_ARRAYS * n * itemsize
+    if optimizer == "lbfgs":
+        total += LBFGS_FLOATS_PER_ELEMENT * n * 8 if device != "gpu" else 0
+    elif optimizer is not None:
+        total += OPTIMIZER_ARRAYS.get(optimizer, OPTIMIZER_ARRAYS["lbfgs-xp"]) * n * itemsize
     for name in content_layers:
         total += layer_costs((H, W), name, itemsize=itemsize)[-1].act_bytes
     total += int(n_masks * H * W * itemsize * 4 / 3)
