@@ -10,7 +10,8 @@ peak resident memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss``):
 * **evaluation** (``--sizes``, ``--untiled``, ``--tile``): the objective (conv4_2 content, the five
   style layers, float32, real weights) on random images of S x 3S/4 px: its targets, then one untimed
   and ``--repeats`` timed evaluations (loss and gradient) -- untiled, or in tiles of T. The *halo
-  overhead* is the tiled seconds per evaluation over the untiled at the same size; the work it
+  overhead* is the tiled CPU seconds per evaluation over the untiled at the same size (CPU time:
+  on a shared machine the wall time of the same evaluation drifts 3x between minutes); the work it
   should cost (:func:`minivgg.app.estimate.step_flop`) is printed beside it.
 * **run** (``--run SIZE:MAX_MEMORY:ITERATIONS[:LEVELS[:OPTIMIZER]]``): ``python -m minivgg.stylize``
   on a 4:3 crop of examples/chelsea.png with ``--max-memory``, the given iterations (and ``--levels``,
@@ -76,15 +77,17 @@ def child_eval(args) -> dict:
     st = StyleTransfer(net, content, [style], tile=tile)
     targets = time.perf_counter() - t0
     rss_targets = resident_bytes()
-    times = []
+    times, cpu = [], []
     for i in range(args.repeats + 1):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         loss, grad = st.loss_and_grad(x)
         if i:
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
         del grad
     upto = "conv5_1"
     return {"size": args.size, "hw": [H, W], "tile": tile, "seconds": statistics.median(times),
+            "cpu_seconds": statistics.median(cpu),
             "min_seconds": min(times), "targets_seconds": targets, "peak_rss": peak_rss(), "rss_targets": rss_targets,
             "tiles": len(tiles((H, W), tile, (upto,))) if tile else 1, "loss": loss,
             "work": step_flop((H, W), upto, tile) / step_flop((H, W), upto), "load": os.getloadavg()[0]}
@@ -155,8 +158,8 @@ def main(argv=None) -> int:
     results = {"evaluations": [], "runs": []}
     print(f"# print sizes ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs)\n", flush=True)
     if args.sizes or untiled:
-        print("| size | tile | tiles | work | s / eval | halo overhead | peak RSS | load |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| size | tile | tiles | work | s / eval | CPU s / eval | halo overhead (CPU) | peak RSS | load |")
+        print("|---|---|---|---|---|---|---|---|---|")
     for size in sorted(set(args.sizes) | set(untiled)):
         base = None
         for tile in ([0] if size in untiled else []) + (list(args.tile) if size in args.sizes else []):
@@ -167,13 +170,13 @@ def main(argv=None) -> int:
             results["evaluations"].append(r)
             H, W = shape(size)
             if "error" in r:
-                print(f"| {W}x{H} | {tile or 'untiled'} | | | failed: {r['error']} | | | |", flush=True)
+                print(f"| {W}x{H} | {tile or 'untiled'} | | | failed: {r['error']} | | | | |", flush=True)
                 continue
             if not tile:
-                base = r["seconds"]
-            over = f"{r['seconds'] / base:.2f}x" if tile and base else ""
-            print(f"| {W}x{H} | {tile or 'untiled'} | {r['tiles']} | {r['work']:.2f}x | {r['seconds']:.1f} | {over} | "
-                  f"{r['peak_rss'] / MB:.0f} MB | {r['load']:.1f} |", flush=True)
+                base = r["cpu_seconds"]
+            over = f"{r['cpu_seconds'] / base:.2f}x" if tile and base else ""
+            print(f"| {W}x{H} | {tile or 'untiled'} | {r['tiles']} | {r['work']:.2f}x | {r['seconds']:.1f} | "
+                  f"{r['cpu_seconds']:.1f} | {over} | {r['peak_rss'] / MB:.0f} MB | {r['load']:.1f} |", flush=True)
 
     if args.run:
         with tempfile.TemporaryDirectory() as tmp:

@@ -302,7 +302,8 @@ def evaluate(st, x, want_grad: bool):
             inner = (slice(None),) + t.at(name)
             outer = (slice(None),) + t.at(name, False)
             F = taps[name][inner]
-            dF = xp.zeros_like(F)
+            g = xp.zeros_like(taps[name])                 # 0 in the halo: its positions are other tiles'
+            dF = g[inner]                                 # a view: what is added to it lands in g
             if name in st._content_taps:
                 dF += st.alpha * (F - st.content_targets[name][outer])                   # eq. 2
             if name in st._style_taps:
@@ -312,8 +313,6 @@ def evaluate(st, x, want_grad: bool):
                     else:                                  # the product rule through F o m: m o dE/d(F o m)
                         m = masks[name][outer]
                         dF += m * gram_backward(dG[k][name], F * m)
-            g = xp.zeros_like(taps[name])                 # 0 in the halo: its positions are other tiles'
-            g[inner] = dF
             tap_grads[name] = g
         (y0, y1), (x0, x1) = t.window
         grad[:, y0:y1, x0:x1] += net.backward(tap_grads)
