@@ -117,7 +117,7 @@ def main(argv=None):
         args.levels = 3
 
     from minivgg.app.pictures import load_image
-    from minivgg.app.pipeline import check_scale_sizes, stylize_images
+    from minivgg.app.pipeline import plan_levels, stylize_images
     from minivgg.objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
     from minivgg.vgg import VGG19
 
@@ -125,7 +125,9 @@ def main(argv=None):
     net = VGG19.load(args.weights, device=args.device)
     content = load_image(args.content)
     style = load_image(args.style)
-    check_scale_sizes(content, [style], sizes, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, 1.0, 1.0)
+    if any(level.tile for level in plan_levels(content, [style], sizes, DEFAULT_CONTENT_LAYERS,
+                                               DEFAULT_STYLE_LAYERS, 1.0, 1.0)):
+        sys.exit(f"bench_multiscale times untiled runs, and {sizes[-1]} px needs tiles in the memory free now")
 
     def run(sizes, iterations):
         """-> [(seconds, loss) per final-size iteration], total seconds, seconds spent on the coarse sizes."""

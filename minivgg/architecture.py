@@ -39,11 +39,41 @@ def check_layer_names(names, what: str = "layer") -> tuple:
     return names
 
 
+def poolings_above(name: str) -> int:
+    """How many 2x2 poolings lie between the image and tap ``name``: convB_C has B - 1."""
+    return int(check_layer_names([name])[0][4]) - 1
+
+
 def min_input_size(layers) -> int:
     """Smallest H (and W) for which every tap in ``layers`` exists: each pool before it halves the map."""
     deepest = max(LAYER_NAMES.index(n) for n in check_layer_names(layers))
-    pools_before = int(LAYER_NAMES[deepest][4]) - 1
-    return 2 ** pools_before
+    return 2 ** poolings_above(LAYER_NAMES[deepest])
+
+
+def tap_shape(hw, name: str) -> tuple:
+    """``(H_l, W_l)`` of tap ``name`` for an image of ``hw = (H, W)``: halved (rounded down) once
+    per pooling above it; the padded 3x3 convolutions keep the size."""
+    h, w = (int(v) for v in hw)
+    for _ in range(poolings_above(name)):
+        h, w = h // 2, w // 2
+    return h, w
+
+
+def receptive_field(name: str) -> int:
+    """Side in input pixels of the square that one position of tap ``name`` sees (its receptive field).
+
+    Walk down the network with the field ``r`` and the step ``s`` between neighbouring positions of
+    the current map, in input pixels: a 3x3 convolution adds a neighbour on each side (``r += 2 s``);
+    a 2x2 pooling adds one more position (``r += s``) and doubles the step. conv1_1: 3 px,
+    conv4_2: 84 px, conv5_1: 156 px.
+    """
+    name = check_layer_names([name])[0]
+    r, s = 1, 1
+    for i, layer in enumerate(LAYER_NAMES[:LAYER_NAMES.index(name) + 1]):
+        if i > 0 and layer.endswith("_1"):       # a new block: the previous one was pooled
+            r, s = r + s, 2 * s
+        r += 2 * s
+    return r
 
 
 def deepest_layer(layers) -> str:

@@ -33,10 +33,11 @@ import math
 
 import numpy as np
 
-from .architecture import LAYER_NAMES, check_input_size, check_layer_names
+from . import tiling
+from .architecture import LAYER_NAMES, check_input_size, check_layer_names, tap_shape
 from .backend import to_floats, to_numpy
 from .errors import MinivggError, UsageError
-from .losses import content_loss, gram, masked_style_loss, style_loss, tv_loss
+from .losses import content_loss, masked_style_loss, style_loss, tv_loss
 from .optim import DEFAULT_ADAM_LR, minimize_image, pixel_bounds
 
 DEFAULT_CONTENT_LAYERS = ("conv4_2",)
@@ -92,6 +93,11 @@ class StyleTransfer:
     over the style image's positions) or ``"positions"`` (each style Gram rescaled to the output's
     number of positions at that layer, see :func:`style_targets_and_masks`; used for ``--style-scale``).
 
+    tile (large images): evaluate in tiles of at most ``tile`` x ``tile`` output pixels, a multiple of
+    the pooling grid (16 px with conv5_1), holding one tile's activations at a time; the targets are
+    computed the same way. The loss and gradient are the untiled ones up to rounding
+    (:mod:`minivgg.tiling` says why). None (default): one pass over the whole image.
+
     :meth:`losses` reports ``content`` = L_c and ``style`` = L_s *unweighted*, ``tv`` = TV unweighted
     (0 when tv_weight is 0: the term is then not computed), and ``total`` = alpha L_c + beta L_s +
     tv_weight TV, the number that is minimised.
@@ -100,7 +106,7 @@ class StyleTransfer:
     def __init__(self, net, content, styles, content_layers=DEFAULT_CONTENT_LAYERS,
                  style_layers=DEFAULT_STYLE_LAYERS, alpha: float = DEFAULT_ALPHA, beta: float = DEFAULT_BETA,
                  style_blend=None, tv_weight: float = 0.0, style_layer_weights=None, style_masks=None,
-                 style_target_scale: str = "sum"):
+                 style_target_scale: str = "sum", tile: int | None = None):
         self.net = net
         self.xp = net.xp
         self.alpha = _check_weight("the content weight alpha", alpha)
@@ -124,6 +130,7 @@ class StyleTransfer:
         self._style_taps = self.style_layers if self.beta > 0 else ()
 
         self._taps = active_taps(self.content_layers, self.style_layers, self.alpha, self.beta)
+        self.tile = None if tile is None or not self._taps else tiling.check_tile(tile, self._taps)
         self.content_targets = {}
         if content is not None:
             content = self._to_net(content)
@@ -132,8 +139,8 @@ class StyleTransfer:
         if self._content_taps:
             if content is None:
                 raise UsageError("a content image is needed when the content weight is > 0")
-            # P_l of eq. 1. Copies: the network may reuse its buffers on the next forward.
-            self.content_targets = {k: v.copy() for k, v in net.forward(content, self._content_taps).items()}
+            # P_l of eq. 1. Fresh arrays: the network may reuse its buffers on the next forward.
+            self.content_targets = tiling.features(net, content, self._content_taps, self.tile)
         self.shape = None if content is None else tuple(content.shape)
 
         if styles is not None and not isinstance(styles, (list, tuple)):
@@ -162,7 +169,7 @@ class StyleTransfer:
                 _check_image_size(s, self._style_taps, "style image" if len(styles) == 1 else f"style image {k + 1}")
             targets, masks = style_targets_and_masks(
                 net, styles, self._style_taps, blend=self.style_blend, masks=style_masks,
-                output_hw=None if self.shape is None else self.shape[1:], scale=style_target_scale)
+                output_hw=None if self.shape is None else self.shape[1:], scale=style_target_scale, tile=self.tile)
             if masks is None:
                 self.style_targets = targets
             else:
@@ -178,6 +185,8 @@ class StyleTransfer:
         """The loss parts at x and, if ``want_grad``, dL/dx. One forward and one backward pass."""
         x = self._to_net(x)
         _check_image_size(x, self._taps, "image")
+        if tiling.needs_tiles(x.shape[1:], self.tile, self._taps):     # the same numbers, tile by tile
+            return tiling.evaluate(self, x, want_grad)
         taps = self.net.forward(x, self._taps) if self._taps else {}
         tap_grads = {}
 
@@ -197,6 +206,18 @@ class StyleTransfer:
                 dF = self.beta * dF
                 tap_grads[name] = tap_grads[name] + dF if name in tap_grads else dF
 
+        parts, dtv = self._parts(Lc, Ls, x)
+        if not want_grad:
+            return parts, None
+        grad = self.net.backward(tap_grads) if tap_grads else self.xp.zeros_like(x)
+        if self.tv_weight > 0:
+            grad = grad + self.tv_weight * dtv
+        return parts, grad
+
+    def _parts(self, Lc, Ls, x):
+        """eq. 7 from L_c and L_s (0-d device arrays or floats) and the image's TV: ``(parts, dTV/dx)``.
+
+        Shared by the whole-image and the tiled evaluation (:mod:`minivgg.tiling`)."""
         tv, dtv = tv_loss(x) if self.tv_weight > 0 else (0.0, None)     # weight 0: the term is off
         total = self.alpha * Lc + self.beta * Ls + self.tv_weight * tv
         # The parts are still on the device: one copy brings them back (one wait for a GPU).
@@ -206,12 +227,7 @@ class StyleTransfer:
             raise MinivggError(f"the loss is {total} (content {Lc}, style {Ls}, tv {tv}): the image holds "
                                "NaN/inf values or the weights are too large for the dtype")
         self.last_losses = parts
-        if not want_grad:
-            return parts, None
-        grad = self.net.backward(tap_grads) if tap_grads else self.xp.zeros_like(x)
-        if self.tv_weight > 0:
-            grad = grad + self.tv_weight * dtv
-        return parts, grad
+        return parts, dtv
 
     def loss_and_grad(self, x):
         """``(L, dL/dx)`` at ``x: (3, H, W)``: the eq. 7 total as a float and its gradient like x."""
@@ -252,16 +268,8 @@ class StyleTransfer:
 # ---------------------------------------------------------------------------------------------
 # Style targets, with the extensions: spatial masks and per-position rescaling
 # ---------------------------------------------------------------------------------------------
-def tap_shape(hw, name: str) -> tuple:
-    """``(H_l, W_l)`` of tap ``name`` for an image of ``hw = (H, W)``: halved (rounded down) once
-    per pooling above it; the padded 3x3 convolutions keep the size."""
-    h, w = (int(v) for v in hw)
-    for _ in range(int(name[4]) - 1):
-        h, w = h // 2, w // 2
-    return h, w
-
-
-def style_targets_and_masks(net, styles, layers, blend=None, masks=None, output_hw=None, scale: str = "sum"):
+def style_targets_and_masks(net, styles, layers, blend=None, masks=None, output_hw=None, scale: str = "sum",
+                            tile: int | None = None):
     """The style targets of the objective, computed once (one forward pass per style image).
 
     styles: preprocessed style images ``(3, H_k, W_k)``; layers: the style taps; blend: b_k.
@@ -289,6 +297,8 @@ def style_targets_and_masks(net, styles, layers, blend=None, masks=None, output_
     ``m^2``-weighted positions; ``sum_p m_p^2`` is that many positions' worth, so the target is what a
     region of the style's statistics would have. A mask of ones over an output of the style's size
     gives ``A_l^k = Gram(style_k)_l``: with one full mask the objective is exactly the plain one.
+
+    tile: compute each style image's Grams tile by tile (:func:`minivgg.tiling.grams`).
     """
     if scale not in STYLE_TARGET_SCALES:
         raise UsageError(f"unknown style target scale {scale!r}: choose one of {', '.join(STYLE_TARGET_SCALES)}")
@@ -310,11 +320,11 @@ def style_targets_and_masks(net, styles, layers, blend=None, masks=None, output_
 
     shared, per_style = {}, []
     for k, s in enumerate(styles):
-        taps = net.forward(s, layers)
+        grams = tiling.grams(net, s, layers, tile)
         own = {}
         for name in layers:
-            G = gram(taps[name])
-            M_style = taps[name].shape[1] * taps[name].shape[2]
+            G = grams[name]
+            M_style = math.prod(tap_shape(s.shape[1:], name))
             if region_masks is not None:
                 m = region_masks[k][name]
                 own[name] = (float((m * m).sum()) / M_style) * G

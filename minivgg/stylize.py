@@ -22,7 +22,17 @@ from pathlib import Path
 
 from .app.atomic import check_outputs, check_writable_destination, create_folders
 from .app.checkpoint import checkpoint_path
-from .app.cli import ArgumentParser, StopSignals, Terminated, nonnegative_float, positive_float, positive_int, run_main
+from .app.cli import (
+    ArgumentParser,
+    StopSignals,
+    Terminated,
+    grid_multiple,
+    memory_size,
+    nonnegative_float,
+    positive_float,
+    positive_int,
+    run_main,
+)
 from .app.color import PRESERVE_MODES as PRESERVE_COLOR
 from .app.options import add_run_options, layer_list
 from .app.pipeline import DEFAULT_SIZE, INITS, NOISE_STD
@@ -35,6 +45,8 @@ from .optim import check_optimizer
 from .vgg import check_layer_names
 
 PROG = "python -m minivgg.stylize"
+#: --tile must lie on the pooling grid of the deepest layer any run can use (conv5_x: 4 poolings).
+TILE_GRID = 16
 
 
 def iteration_counts(text: str) -> tuple:
@@ -101,6 +113,15 @@ def build_parser() -> ArgumentParser:
     run = p.add_argument_group("running")
     run.add_argument("--save-every", type=positive_int, metavar="N",
                      help="also write OUTPUT_STEM_0050.png etc. beside the output every N iterations")
+    run.add_argument("--max-memory", type=memory_size, metavar="SIZE",
+                     help="memory the run may use, e.g. 4G, 1.5G, 500M (GPU memory with --device gpu; default: what "
+                          "is free now). A size that does not fit is evaluated in the largest tiles that do, with the "
+                          "same result up to rounding (one Gram matrix over the whole image); refused only if even "
+                          "the smallest tile does not fit")
+    run.add_argument("--tile", type=grid_multiple(TILE_GRID), metavar="T",
+                     help=f"evaluate in tiles of T x T px (a multiple of {TILE_GRID}), each read with a halo of "
+                          "VGG19's receptive field, wherever the image is larger (default: only where the memory "
+                          "needs it)")
     run.add_argument("--log", metavar="PATH",
                      help="JSON Lines: a first line {\"config\": ...}, then one object per iteration "
                           "(iter, loss, content, style, tv, seconds since the start); a resumed run appends "
@@ -189,7 +210,7 @@ def config_dict(args, content_rgb, style_rgbs, net) -> dict:
     keys = ("preset", "content", "style", "style_blend", "output", "size", "iterations", "content_weight",
             "style_weight", "content_layers", "style_layers", "style_layer_weights", "pooling", "init", "seed",
             "optimizer", "lr", "tv_weight", "bounds", "device", "weights", "save_every", "print_every",
-            "preserve_color", "style_scale", "content_mask", "plot", "checkpoint_every")
+            "preserve_color", "style_scale", "content_mask", "plot", "checkpoint_every", "tile", "max_memory")
     cfg = {k: getattr(args, k) for k in keys}
     cfg.update(scales=list(args.sizes), iterations=sum(args.schedule), iterations_per_scale=list(args.schedule))
     cfg.update(content_layers=list(args.content_layers), style_layers=list(args.style_layers),
@@ -207,7 +228,7 @@ def config_dict(args, content_rgb, style_rgbs, net) -> dict:
 RESULT_KEYS = ("content", "style", "style_blend", "content_mask", "preserve_color", "style_scale", "scales",
                "iterations_per_scale", "content_weight", "style_weight", "tv_weight", "content_layers",
                "style_layers", "style_layer_weights", "pooling", "init", "seed", "noise_std", "optimizer", "lr",
-               "bounds", "weights", "device", "dtype", "minivgg_version")
+               "bounds", "weights", "device", "dtype", "tile", "minivgg_version")
 #: How a setting is named in the refusal (the others: ``--key-as-flag``).
 SETTING_NAMES = {"scales": "--size/--scales/--levels", "iterations_per_scale": "--iterations/--scale-iterations",
                  "noise_std": "the noise's std", "dtype": "the dtype", "minivgg_version": "minivgg's version"}
@@ -282,13 +303,14 @@ def main(argv=None) -> int:
 
 def _run(args) -> int:
     from .app.checkpoint import Checkpoint, cut_log
-    from .app.estimate import Eta, measure_evaluation, plan, plan_line
+    from .app.estimate import Eta, level_line, measure_evaluation, plan, plan_line
     from .app.masks import load_mask
     from .app.pictures import check_output_path, load_image, long_side_shape, resize_image, save_image
-    from .app.pipeline import check_scale_sizes, finish_image, style_long_side, stylize_images, working_images
+    from .app.pipeline import finish_image, plan_levels, style_long_side, stylize_images, working_images
     from .architecture import deepest_layer
     from .backend import get_backend
     from .objective import active_taps
+    from .tiling import largest_window
     from .vgg import VGG19
 
     check_output_path(args.output, forbid=args.inputs)
@@ -302,8 +324,10 @@ def _run(args) -> int:
     content = load_image(args.content)
     styles = [load_image(p) for p in args.style]
     masks = [load_mask(p) for p in args.content_mask] if args.content_mask else None
-    peak = check_scale_sizes(content, styles, args.sizes, args.content_layers, args.style_layers,
-                             args.content_weight, args.style_weight, style_scale=args.style_scale, device=args.device)
+    levels = plan_levels(content, styles, args.sizes, args.content_layers, args.style_layers, args.content_weight,
+                         args.style_weight, style_scale=args.style_scale, device=args.device, tile=args.tile,
+                         max_memory=args.max_memory, optimizer=args.optimizer, n_masks=len(masks or ()))
+    peak = max(level.peak_bytes for level in levels)
     init = args.init if args.init in INITS else load_image(args.init)
     net = VGG19.load(args.weights, pooling=args.pooling, device=args.device)
 
@@ -347,17 +371,25 @@ def _run(args) -> int:
         say(f"created folder {folder}")
     shapes = [long_side_shape(*content.shape[:2], s) for s in sizes]
     taps = active_taps(args.content_layers, args.style_layers, args.content_weight, args.style_weight)
-    # No active layer (alpha = beta = 0) leaves only the TV term: nothing worth timing.
-    eval_seconds = measure_evaluation(net, shapes[-1], taps) if taps else 0.0
     upto = deepest_layer(taps) if taps else None
-    estimate = plan(eval_seconds, shapes, schedule, upto, optimizer=args.optimizer, n_styles=len(styles))
+    tiles = [level.tile for level in levels]
+    # A tiled last level is timed on one tile's window: the whole image would need the memory the
+    # tiles save. No active layer (alpha = beta = 0) leaves only the TV term: nothing worth timing.
+    timed = shapes[-1] if tiles[-1] is None else largest_window(shapes[-1], tiles[-1], (upto,))
+    eval_seconds = measure_evaluation(net, timed, taps) if taps else 0.0
+    estimate = plan(eval_seconds, shapes, schedule, upto, optimizer=args.optimizer, n_styles=len(styles),
+                    tiles=tiles, measured_hw=timed)
+    if multiscale or any(tiles):
+        for k, level in enumerate(levels):
+            say(level_line(k, len(levels), level.hw, schedule[k], estimate["per_scale"][k], level.peak_bytes,
+                           level.tile, upto))
     what = f"{total_iters} iterations at {W}x{H} px" + (f" over {len(sizes)} scales" if multiscale else "")
     seconds_left = estimate["seconds"]
     if resumed:
         k0 = resumed.level
         left = [schedule[k0] - resumed.level_iteration] + list(schedule[k0 + 1:])
         seconds_left = plan(eval_seconds, shapes[k0:], left, upto, optimizer=args.optimizer,
-                            n_styles=len(styles))["seconds"]
+                            n_styles=len(styles), tiles=tiles[k0:], measured_hw=timed)["seconds"]
         what = f"the {total_iters - resumed.iteration} iterations left of {what}"
     say(plan_line(seconds_left, peak, what))
     eta = Eta(schedule, estimate["per_eval"], optimizer=args.optimizer)
@@ -427,7 +459,7 @@ def _run(args) -> int:
                                      content_layers=args.content_layers, style_layers=args.style_layers,
                                      alpha=args.content_weight, beta=args.style_weight, style_blend=args.style_blend,
                                      tv_weight=args.tv_weight, style_layer_weights=args.style_layer_weights,
-                                     resume=resumed, on_state=on_state)
+                                     resume=resumed, on_state=on_state, tiles=tiles)
             except KeyboardInterrupt as exc:
                 stop.hold()                      # a second Ctrl-C or SIGTERM must not cut the save short
                 return _save_stopped(args, run["point"], history, final, log,

@@ -165,5 +165,36 @@ def positive_float(text: str) -> float:
     return _float_from(text, lambda v: v > 0, "a finite number > 0")
 
 
+#: Units of :func:`memory_size`, binary as in every memory figure minivgg prints (1G = 2^30 bytes).
+MEMORY_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def memory_size(text: str) -> int:
+    """argparse type: a memory size in bytes, ``4G``, ``1.5G``, ``500M`` (also ``4GB``, ``4GiB``, plain bytes).
+    K, M, G, T are binary: 1G = 2^30 bytes."""
+    import re
+
+    m = re.fullmatch(r"([0-9]*\.?[0-9]+)([KMGT]?)(I?B)?", text.strip().upper().replace(" ", ""))
+    if m is None or (m.group(3) == "IB" and not m.group(2)):
+        raise argparse.ArgumentTypeError(f"expected a memory size such as 4G, 1.5G or 500M, got {text!r}")
+    value = int(float(m.group(1)) * MEMORY_UNITS[m.group(2)])
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a memory size > 0, got {text!r}")
+    return value
+
+
+def grid_multiple(grid: int):
+    """argparse type: a positive multiple of ``grid`` (a tile on the pooling grid)."""
+    def parse(text: str) -> int:
+        value = positive_int(text)
+        if value % grid:
+            lo, hi = max(grid, value // grid * grid), -(-value // grid) * grid
+            raise argparse.ArgumentTypeError(f"expected a multiple of {grid} px (the pooling grid), got {value}: "
+                                             f"e.g. {lo} or {hi}")
+        return value
+    return parse
+
+
 __all__ = ["run_main", "Terminated", "StopSignals", "ArgumentParser", "whole_number", "positive_int",
-           "nonnegative_int", "positive_float", "nonnegative_float", "error_line", "UsageError"]
+           "nonnegative_int", "positive_float", "nonnegative_float", "memory_size", "grid_multiple", "error_line",
+           "UsageError", "MEMORY_UNITS"]

@@ -8,6 +8,11 @@ of evaluations comes from recorded runs: SciPy's L-BFGS-B makes about one evalua
 plus ``LBFGS_EXTRA_EVALS`` (the first iteration's line search tries 6-8 step lengths), lbfgs-xp
 likewise plus ``LBFGS_XP_EXTRA_EVALS``; Adam makes exactly one.
 
+A level evaluated in tiles (:mod:`minivgg.tiling`) is priced by the FLOP of what it runs
+(:func:`step_flop` with ``tile``): every tile's window, halo included, forward in pass 1 and forward
+and backward in pass 2. Its timed evaluation is then one tile's window, not the whole image, which
+would need the memory the tiles are there to save.
+
 **During the run** (:class:`Eta`): the time per iteration is the mean over the last
 ``window`` iterations of the current scale, never including a scale's first iteration. The old
 estimate divided the elapsed time by the iterations done, so iteration 1, which carries the warm-up
@@ -43,11 +48,19 @@ def expected_evaluations(iterations: int, optimizer: str = "lbfgs") -> int:
     return int(iterations) + extra
 
 
-def step_flop(hw, upto: str) -> float:
-    """FLOP of one evaluation (forward and input gradient) through VGG19 to ``upto`` at ``hw = (H, W)``."""
-    from ..machine.cost import layer_costs
+def step_flop(hw, upto: str, tile: int | None = None) -> float:
+    """FLOP of one evaluation (forward and input gradient) through VGG19 to ``upto`` at ``hw = (H, W)``;
+    with ``tile``, of its two tiled passes (:func:`minivgg.tiling.evaluation_windows`)."""
+    from collections import Counter
 
-    return sum(r.flop_forward + r.flop_dx for r in layer_costs(tuple(hw), upto))
+    from ..machine.cost import layer_costs
+    from ..tiling import evaluation_windows
+
+    total = 0.0
+    for (window, kind), count in Counter(evaluation_windows(hw, tile, (upto,))).items():
+        rows = layer_costs(window, upto)
+        total += count * sum(r.flop_forward + (r.flop_dx if kind == "step" else 0.0) for r in rows)
+    return total
 
 
 def measure_evaluation(net, hw, taps, repeats: int = 1) -> float:
@@ -70,19 +83,24 @@ def measure_evaluation(net, hw, taps, repeats: int = 1) -> float:
     return best
 
 
-def plan(eval_seconds: float, shapes, schedule, upto: str, optimizer: str = "lbfgs", n_styles: int = 1) -> dict:
-    """The whole run's estimate from one measured evaluation at the *last* shape.
+def plan(eval_seconds: float, shapes, schedule, upto: str, optimizer: str = "lbfgs", n_styles: int = 1,
+         tiles=None, measured_hw=None) -> dict:
+    """The whole run's estimate from one measured evaluation.
 
-    eval_seconds: seconds of one evaluation at ``shapes[-1]``; shapes: ``(H, W)`` per scale, smallest
-    first; schedule: iterations per scale; upto: the deepest tap (None: no layer). Returns ``{"seconds": total,
-    "per_eval": [seconds of one timed evaluation at each scale]}``; the total includes building the
-    targets (one forward pass of the content and of each style per scale) and ``STEP_OVERHEAD``.
+    eval_seconds: seconds of one untiled evaluation at ``measured_hw`` (default ``shapes[-1]``);
+    shapes: ``(H, W)`` per scale, smallest first; schedule: iterations per scale; upto: the deepest
+    tap (None: no layer); tiles: the tile of each scale (None: untiled). Returns ``{"seconds": total,
+    "per_eval": [seconds of one evaluation at each scale], "per_scale": [seconds of each scale]}``; a
+    scale's time includes building its targets (one forward pass of the content and of each style)
+    and ``STEP_OVERHEAD``.
     """
-    flops = [step_flop(hw, upto) if upto else 0.0 for hw in shapes]
-    per_eval = [eval_seconds * f / flops[-1] if flops[-1] else eval_seconds for f in flops]
-    seconds = sum(s * (STEP_OVERHEAD * expected_evaluations(n, optimizer) + FORWARD_FRACTION * (1 + n_styles))
-                  for s, n in zip(per_eval, schedule, strict=True))
-    return {"seconds": seconds, "per_eval": per_eval}
+    tiles = list(tiles) if tiles is not None else [None] * len(shapes)
+    flops = [step_flop(hw, upto, t) if upto else 0.0 for hw, t in zip(shapes, tiles, strict=True)]
+    unit = step_flop(measured_hw, upto) if upto and measured_hw is not None else flops[-1]
+    per_eval = [eval_seconds * f / unit if unit else eval_seconds for f in flops]
+    per_scale = [s * (STEP_OVERHEAD * expected_evaluations(n, optimizer) + FORWARD_FRACTION * (1 + n_styles))
+                 for s, n in zip(per_eval, schedule, strict=True)]
+    return {"seconds": sum(per_scale), "per_eval": per_eval, "per_scale": per_scale}
 
 
 class Eta:
@@ -122,6 +140,22 @@ class Eta:
         return per_iter, max(0.0, left)
 
 
+def level_line(k: int, n_levels: int, hw, iterations: int, seconds: float, peak_bytes: int, tile=None,
+               upto: str | None = None) -> str:
+    """One level's estimate: ``  level 2/3: 1024x768 px, 100 iterations, untiled: about 3m10s, 2.9 GB``;
+    a tiled level says its tiles and the work they cost against an untiled evaluation (``upto``)."""
+    from ..tiling import needs_tiles, tiles
+    from .progress import fmt_duration
+
+    how = "untiled"
+    if upto is not None and needs_tiles(hw, tile, (upto,)):
+        n = len(tiles(hw, tile, (upto,)))
+        how = (f"{n} tiles of {tile} px ({step_flop(hw, upto, tile) / step_flop(hw, upto):.1f}x the work "
+               "of an untiled evaluation)")
+    return (f"  level {k + 1}/{n_levels}: {hw[1]}x{hw[0]} px, {iterations} iterations, {how}: about "
+            f"{fmt_duration(seconds)}, {peak_bytes / 2**30:.1f} GB")
+
+
 def plan_line(seconds: float, peak_bytes: int, what: str) -> str:
     """``estimate: about 4m10s and 0.8 GB of memory for <what>``, with a plain warning when long."""
     from .progress import fmt_duration
@@ -134,4 +168,4 @@ def plan_line(seconds: float, peak_bytes: int, what: str) -> str:
 
 
 __all__ = ["STEP_OVERHEAD", "LBFGS_EXTRA_EVALS", "LBFGS_XP_EXTRA_EVALS", "LONG_RUN_SECONDS", "expected_evaluations",
-           "step_flop", "measure_evaluation", "plan", "Eta", "plan_line"]
+           "step_flop", "measure_evaluation", "plan", "Eta", "plan_line", "level_line"]

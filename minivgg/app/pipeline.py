@@ -17,6 +17,7 @@ the result back into a picture (:func:`finish_image`).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -80,7 +81,7 @@ def stylize_files(content_path, style_paths, size: int | None = None, iterations
             bounds: bool = False, device: str = "cpu", weights=None, dtype: str = "float32",
             style_size: int | None = None, callback=None, net=None, preserve_color: str | None = None,
             scales=None, levels: int | None = None, style_scale: float | None = None, content_masks=None,
-            plot=None, preset: str | None = None):
+            plot=None, preset: str | None = None, tile: int | None = None, max_memory=None):
     """Paint the photo at ``content_path`` in the style of ``style_paths``; returns RGB uint8 ``(H, W, 3)``.
 
     ``preset``: ``"clean"`` (the default) or ``"paper"`` (:mod:`minivgg.app.presets`) fills in every one of
@@ -99,7 +100,9 @@ def stylize_files(content_path, style_paths, size: int | None = None, iterations
       per scale;
     * ``style_scale``: the style's long side as a multiple of the output's (:func:`style_long_side`);
     * ``content_masks``: one mask per style, paths or arrays (:mod:`minivgg.app.masks`);
-    * ``plot``: write the loss curves to this PNG (:func:`minivgg.app.plot.plot_losses`, needs matplotlib).
+    * ``plot``: write the loss curves to this PNG (:func:`minivgg.app.plot.plot_losses`, needs matplotlib);
+    * ``max_memory`` (bytes; default: what is free) and ``tile``: a size too big for the memory runs in
+      tiles, with the same result up to rounding (:func:`plan_levels`, :mod:`minivgg.tiling`).
     """
     from ..vgg import VGG19
     from .masks import load_mask
@@ -139,8 +142,9 @@ def stylize_files(content_path, style_paths, size: int | None = None, iterations
     if content_masks is not None:
         masks = [load_mask(str(m)) if isinstance(m, (str, bytes)) or hasattr(m, "__fspath__") else m
                  for m in content_masks]
-    check_scale_sizes(content, styles, sizes, content_layers, style_layers, content_weight, style_weight,
-                      style_scale=style_scale, style_size=style_size, device=device, dtype=dtype)
+    levels = plan_levels(content, styles, sizes, content_layers, style_layers, content_weight, style_weight,
+                         style_scale=style_scale, style_size=style_size, device=device, dtype=dtype, tile=tile,
+                         max_memory=max_memory, optimizer=optimizer, n_masks=len(masks or ()))
     if net is None:
         net = VGG19.load(weights, pooling=pooling, device=device, dtype=dtype)
 
@@ -156,7 +160,7 @@ def stylize_files(content_path, style_paths, size: int | None = None, iterations
                          optimizer=optimizer, lr=lr, bounds=bounds, callback=record,
                          content_layers=content_layers, style_layers=style_layers, alpha=content_weight,
                          beta=style_weight, style_blend=style_blend, tv_weight=tv_weight,
-                         style_layer_weights=style_layer_weights)
+                         style_layer_weights=style_layer_weights, tiles=[level.tile for level in levels])
     if plot is not None:
         from .plot import plot_losses
 
@@ -216,13 +220,31 @@ def finish_image(x, content_rgb, preserve_color=None) -> np.ndarray:
     return rgb
 
 
-def check_scale_sizes(content_rgb, style_rgbs, sizes, content_layers, style_layers, alpha, beta,
-                      style_scale=None, style_size=None, device: str = "cpu", dtype="float32"):
-    """UsageError, before any network work, if an image is too small for the layers at some scale
-    once resized (a small source is upscaled: a 10 x 10 icon at size 64 is fine), or too big for
-    the memory of ``device`` (:func:`minivgg.machine.memory.check_fits`). Returns the estimated peak memory
-    of the largest scale in bytes (0 when no layer is active)."""
-    from ..machine.memory import check_fits
+@dataclass(frozen=True)
+class Level:
+    """One size of a run, as planned before it starts: the output's long side ``size`` and shape
+    ``hw = (H, W)``, its ``tile`` (None: one untiled pass) and its estimated peak memory in bytes."""
+
+    size: int
+    hw: tuple
+    tile: int | None
+    peak_bytes: int
+
+
+def plan_levels(content_rgb, style_rgbs, sizes, content_layers, style_layers, alpha, beta, style_scale=None,
+                style_size=None, device: str = "cpu", dtype="float32", tile: int | None = None, max_memory=None,
+                optimizer: str = "lbfgs", n_masks: int = 0) -> list:
+    """Check every size before any network work and plan its memory: a list of :class:`Level`, smallest first.
+
+    UsageError if an image is too small for the layers at some size once resized (a small source is
+    upscaled: a 10 x 10 icon at size 64 is fine), or too big for the memory even in tiles.
+    Memory: ``max_memory`` bytes (default: what is free now, :func:`minivgg.machine.memory.memory_budget`;
+    on ``device="gpu"`` the GPU's). A level whose passes (the output's steps, each style's target
+    pass) fit untiled runs untiled; else in the largest tile that fits
+    (:func:`minivgg.machine.memory.choose_tile`). ``tile``: that tile wherever a level is larger,
+    checked against the same budget. ``n_masks``: region masks held at every layer.
+    """
+    from ..machine.memory import choose_tile, memory_budget
     from .pictures import long_side_shape
 
     active_content = tuple(content_layers if alpha > 0 else ())
@@ -236,20 +258,29 @@ def check_scale_sizes(content_rgb, style_rgbs, sizes, content_layers, style_laye
             hw = long_side_shape(*rgb.shape[:2], long_side(size))
             check_input_size(hw, layers, what, f" at the {size} px scale" if len(sizes) > 1 else " after resizing")
     taps = active_content + active_style
+    shapes = [long_side_shape(*content_rgb.shape[:2], size) for size in sizes]
     if not taps:
-        return 0
-    # The largest scale is the costliest: the output there takes steps (forward and backward),
-    # each style one forward pass for its targets.
-    passes = [("the output" if k == 0 else f"the {what}, resized for its Gram targets,",
-               long_side_shape(*rgb.shape[:2], long_side(sizes[-1])), k == 0)
-              for k, (rgb, what, layers, long_side) in enumerate(sources) if layers]
-    return check_fits(passes, deepest_layer(taps), device=device, itemsize=np.dtype(dtype).itemsize)
+        return [Level(size, hw, None, 0) for size, hw in zip(sizes, shapes, strict=True)]
+    budget, already = memory_budget(max_memory, device)
+    levels = []
+    for size, hw in reversed(list(zip(sizes, shapes, strict=True))):      # the largest, likeliest refused, first
+        # The output takes steps (forward and backward), each style one forward pass for its targets.
+        passes = [("the output" if k == 0 else f"the {what}, resized for its Gram targets,",
+                   long_side_shape(*rgb.shape[:2], long_side(size)), k == 0)
+                  for k, (rgb, what, layers, long_side) in enumerate(sources) if layers]
+        t, peak = choose_tile(passes, deepest_layer(taps), budget, tile=tile,
+                              itemsize=np.dtype(dtype).itemsize, device=device, optimizer=optimizer,
+                              content_layers=active_content, n_masks=n_masks,
+                              budget_name="is available" if max_memory is None else "is allowed (--max-memory)",
+                              already=already)
+        levels.append(Level(size, hw, t, peak))
+    return levels[::-1]
 
 
 def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_ITERATIONS, preserve_color=None,
                    style_scale=None, style_size=None, content_masks=None, init="noise", seed: int = 0,
                    optimizer: str = "lbfgs", lr: float = DEFAULT_ADAM_LR, bounds: bool = False, callback=None,
-                   resume=None, on_state=None, **objective):
+                   resume=None, on_state=None, tiles=None, **objective):
     """Style transfer on pictures, with every extension; returns RGB uint8 at the final size.
 
     content_rgb, style_rgbs: RGB uint8 pictures at any size (best: as loaded, unresized).
@@ -258,7 +289,8 @@ def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_
     :func:`minivgg.app.multiscale.iteration_schedule`) or one per scale. preserve_color: None,
     ``"luminance"`` or ``"histogram"`` (:mod:`minivgg.app.color`). style_scale / style_size: see
     :func:`style_long_side`. content_masks: one mask per style (uint8 or 0..1 float, any size: resized
-    to the content at every scale), for spatial control. objective: :class:`StyleTransfer`'s keywords.
+    to the content at every scale), for spatial control. tiles: the tile of each scale (None: untiled),
+    as :func:`plan_levels` chooses them. objective: :class:`StyleTransfer`'s keywords.
 
     At each scale: the content is resized from ``content_rgb`` (not from the previous scale), the
     styles likewise; the objective is built (its targets once per scale) and minimised from the
@@ -282,6 +314,9 @@ def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_
 
     sizes = tuple(sizes) if sizes is not None else (max(content_rgb.shape[:2]),)
     counts = parse_iterations(iterations, len(sizes))
+    tiles = tuple(tiles) if tiles is not None else (None,) * len(sizes)
+    if len(tiles) != len(sizes):
+        raise UsageError(f"got {len(tiles)} tiles for {len(sizes)} scales")
     if content_masks is not None:
         check_mask_count(len(content_masks), len(style_rgbs), "content masks")
     for k, m in enumerate(content_masks or ()):
@@ -294,7 +329,7 @@ def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_
         objective.setdefault("style_target_scale", "positions")
 
     x = None
-    for k, (size, count) in enumerate(zip(sizes, counts, strict=True)):
+    for k, (size, count, tile) in enumerate(zip(sizes, counts, tiles, strict=True)):
         if resume is not None and k < resume.level:
             continue
         hw = long_side_shape(*content_rgb.shape[:2], size)
@@ -304,7 +339,7 @@ def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_
         masks = None if content_masks is None else [resize_mask(m, hw) for m in content_masks]
         content = preprocess(c, backend=net.backend)
         style_x = [preprocess(s, backend=net.backend) for s in styles]
-        st = StyleTransfer(net, content, style_x, style_masks=masks, **objective)
+        st = StyleTransfer(net, content, style_x, style_masks=masks, tile=tile, **objective)
         done, state = 0, make_state(optimizer)
         if resume is not None and k == resume.level:
             if tuple(resume.image.shape) != (3,) + tuple(hw):
@@ -333,4 +368,4 @@ def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_
 
 
 __all__ = ["stylize_files", "stylize_images", "initial_image", "finish_image", "working_images", "style_long_side",
-           "check_scale_sizes", "DEFAULT_SIZE", "INITS", "NOISE_STD"]
+           "plan_levels", "Level", "DEFAULT_SIZE", "INITS", "NOISE_STD"]
