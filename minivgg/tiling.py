@@ -143,9 +143,10 @@ def tiles(hw, tile: int, layers) -> list:
 
 
 def _largest_interior(n: int, tile: int, grid: int) -> int:
-    """The longest run :func:`split` makes of ``range(n)``, without listing the runs."""
+    """The longest run :func:`split` makes of ``range(n)``, without listing the runs, before the last
+    run is cut at n: a multiple of the grid, the smallest tile that cuts ``range(n)`` as ``tile`` does."""
     units, parts = -(-n // grid), -(-n // tile)
-    return min(n, -(-units // parts) * grid)
+    return -(-units // parts) * grid
 
 
 def largest_window(hw, tile: int, layers) -> tuple:
@@ -159,13 +160,13 @@ def largest_window(hw, tile: int, layers) -> tuple:
         if -(-n // int(tile)) <= 3:
             out.append(max(min(n, b + h) - max(0, a - h) for a, b in split(n, int(tile), grid)))
         else:
-            out.append(min(n, _largest_interior(n, int(tile), grid) + 2 * h))
+            out.append(min(n, min(n, _largest_interior(n, int(tile), grid)) + 2 * h))
     return tuple(out)
 
 
 def fitted_tile(hw, tile: int, layers) -> int:
-    """The smallest tile that cuts an image of ``hw`` as ``tile`` does: its longest interior side
-    (``tile`` 2032 on 2048 px cuts two halves of 1024, and so does 1024)."""
+    """The smallest tile, on the grid, that cuts an image of ``hw`` as ``tile`` does (``tile`` 2032 on
+    2048 px cuts two halves of 1024, and so does 1024)."""
     grid = tile_grid(layers)
     return max(_largest_interior(int(n), int(tile), grid) for n in hw)
 

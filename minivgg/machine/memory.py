@@ -30,9 +30,10 @@ STEP_ACTIVATION_FACTOR = 3.6
 FORWARD_ACTIVATION_FACTOR = 2.0
 #: SciPy's L-BFGS-B (m = 10 corrections) holds about this many float64 numbers per element of the
 #: image, on the host: its workspace of 2m + 5 vectors, the bounds, the integer work arrays, and the
-#: copies of x and the gradient kept by its wrapper. Measured (SciPy 1.17, 2.4 million elements,
-#: 15 iterations): 36, i.e. 864 bytes per pixel -- 2.7 GB at 2048 x 1536.
-LBFGS_FLOATS_PER_ELEMENT = 36
+#: copies of x and the gradient kept by its wrapper. Measured (SciPy 1.17): 36 alone (2.4 million
+#: elements, 15 iterations), 42 in a tiled 12-iteration run at 1024 x 768 over its evaluations' own
+#: peak: 1 KB per pixel, 3.2 GB at 2048 x 1536.
+LBFGS_FLOATS_PER_ELEMENT = 42
 #: Arrays of the image's size, in the working dtype and on the device, that the other optimisers
 #: keep: Adam m, v, the step and the new image; the array-module L-BFGS (``lbfgs-xp``) its m = 10
 #: pairs (s, y), x, g, the direction and the line search's point and gradient.

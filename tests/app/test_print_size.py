@@ -54,6 +54,16 @@ def test_levels_tile_only_where_the_budget_needs_it():
     assert untiled.tile is None and untiled.peak_bytes == memory.step_bytes((1536, 2048), "conv5_1")
 
 
+def test_a_style_of_another_shape_gets_a_tile_on_the_grid():
+    content = np.zeros((300, 400, 3), np.uint8)
+    portrait = np.zeros((448, 352, 3), np.uint8)            # 1024 px long side: 805 px wide
+    levels = plan_levels(content, [portrait], (512, 1024, 2048), DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS,
+                         1.0, 1e3, max_memory=4 * GB, optimizer="adam")
+    for lv in levels:
+        assert lv.tile is None or lv.tile % 16 == 0
+    assert levels[-1].tile is not None
+
+
 def test_a_given_tile_is_used_and_checked():
     levels = _plan((512, 2048), tile=512, max_memory=64 * GB)
     assert [lv.tile for lv in levels] == [512, 512]         # 512 px fits one tile: evaluated untiled
