@@ -51,7 +51,7 @@ from dataclasses import dataclass
 
 from .architecture import LAYER_NAMES, check_layer_names, min_input_size, poolings_above, receptive_field, tap_shape
 from .errors import UsageError
-from .losses import gram, gram_backward
+from .losses import content_loss, gram, gram_backward
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,15 +250,16 @@ def evaluate(st, x, want_grad: bool):
     regions = _region_terms(st) if st._style_taps else []
     hw = x.shape[1:]
 
-    # Pass 1: the global sums. Loss terms stay on the device until the one float() at the end.
+    # Pass 1: the global sums. Loss terms stay on the device, in float64 as the losses give them,
+    # until the one copy to the host at the end (StyleTransfer._parts).
     Lc = 0.0
     G = [{} for _ in regions]
     taps = None
     for t in all_tiles:
         taps = net.forward(xp.ascontiguousarray(t.read(x)), layers)
         for name in st._content_taps:
-            d = taps[name][(slice(None),) + t.at(name)] - st.content_targets[name][(slice(None),) + t.at(name, False)]
-            Lc = Lc + 0.5 * (d * d).sum()                                                # eq. 1
+            F, P = taps[name][(slice(None),) + t.at(name)], st.content_targets[name][(slice(None),) + t.at(name, False)]
+            Lc = Lc + content_loss(F, P)[0]                                              # eq. 1
         for k, (_, masks) in enumerate(regions):
             for name in st._style_taps:
                 F = taps[name][(slice(None),) + t.at(name)]
@@ -267,19 +268,20 @@ def evaluate(st, x, want_grad: bool):
                 g = gram(F)
                 G[k][name] = g if name not in G[k] else G[k][name] + g                 # eq. 3, summed by tile
 
-    # The style loss from the global Grams (eq. 4, 5), and dE/dG for pass 2: for eq. 4,
-    # dE/dG = 2 c (G - A) with c = 1 / (4 N^2 M^2), M the whole image's positions.
+    # The style loss from the global Grams (eq. 4, 5), and dE/dG for pass 2. Eq. 4 is eq. 1 between
+    # Gram matrices, scaled: E = sum (G - A)^2 / (4 N^2 M^2) = s * 1/2 sum (G - A)^2 with
+    # s = 1 / (2 N^2 M^2), M the whole image's positions; so dE/dG = s (G - A), eq. 2 scaled alike.
     Ls = 0.0
     dG = [{} for _ in regions]
     for k, (targets, _) in enumerate(regions):
         for name in st._style_taps:
             N = G[k][name].shape[0]
             h, w = tap_shape(hw, name)
-            c = 1.0 / (4.0 * N * N * (h * w) ** 2)
-            diff = G[k][name] - targets[name]
+            s = 1.0 / (2.0 * N * N * (h * w) ** 2)
+            half, diff = content_loss(G[k][name], targets[name])
             weight = float(st.style_layer_weights[name])
-            Ls = Ls + weight * c * (diff * diff).sum()
-            dG[k][name] = (st.beta * weight * 2.0 * c) * diff
+            Ls = Ls + (weight * s) * half
+            dG[k][name] = (st.beta * weight * s) * diff
 
     parts, dtv = st._parts(Lc, Ls, x)
     if not want_grad:
