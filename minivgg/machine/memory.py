@@ -32,7 +32,7 @@ FORWARD_ACTIVATION_FACTOR = 2.0
 #: image, on the host: its workspace of 2m + 5 vectors, the bounds, the integer work arrays, and the
 #: copies of x and the gradient kept by its wrapper. Measured (SciPy 1.17): 36 alone (2.4 million
 #: elements, 15 iterations), 42 in a tiled 12-iteration run at 1024 x 768 over its evaluations' own
-#: peak: 1 KB per pixel, 3.2 GB at 2048 x 1536.
+#: peak: 1 KB per pixel, 3.0 GB at 2048 x 1536.
 LBFGS_FLOATS_PER_ELEMENT = 42
 #: Arrays of the image's size, in the working dtype and on the device, that the other optimisers
 #: keep: Adam m, v, the step and the new image; the array-module L-BFGS (``lbfgs-xp``) its m = 10
@@ -188,7 +188,7 @@ def choose_tile(passes, upto: str, budget, tile: int | None = None, itemsize: in
         need = tiled_bytes(hw, upto, smallest, itemsize, backward, device, optimizer, content_layers, n_masks)
         if need - already > budget:
             how = "untiled" if smallest is None or max(hw) <= smallest else f"in tiles of {smallest} px"
-            hint = "a smaller --size" + (", or --optimizer adam (SciPy's L-BFGS keeps "
+            hint = "a smaller --size" + (", or --optimizer lbfgs-xp or adam (SciPy's L-BFGS keeps "
                                          f"{LBFGS_FLOATS_PER_ELEMENT} float64 numbers per pixel and channel)"
                                          if backward and optimizer == "lbfgs" and device != "gpu" else "")
             if tile is not None:
