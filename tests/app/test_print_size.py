@@ -78,7 +78,10 @@ def test_refused_only_when_even_the_smallest_tile_does_not_fit():
     msg = str(e.value)
     assert msg.startswith("the output at 2048x1536 px needs about") and "in tiles of 16 px" in msg
     assert "2.0 GB is allowed (--max-memory)" in msg and "--optimizer lbfgs-xp or adam" in msg
-    assert _plan((2048,), max_memory=2 * GB, optimizer="lbfgs-xp")[0].tile is not None
+    # lbfgs-xp keeps float32 arrays on the device: a budget that refuses L-BFGS-B fits it in tiles.
+    with pytest.raises(UsageError):
+        _plan((2048,), max_memory=int(2.5 * GB), optimizer="lbfgs")
+    assert _plan((2048,), max_memory=int(2.5 * GB), optimizer="lbfgs-xp")[0].tile is not None
     assert _plan((2048,), max_memory=2 * GB, optimizer="adam")[0].tile is not None
     # the GPU holds no L-BFGS vectors (SciPy's live on the host)
     assert _plan((2048,), max_memory=2 * GB, device="gpu")[0].tile is not None
