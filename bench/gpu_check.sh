@@ -9,18 +9,24 @@
 #   2. bench/gpu_check.py compare           one evaluation at 512 px on the GPU and on the CPU:
 #                                           the losses' and the gradient's agreement, seconds each
 #   3. python -m minivgg.stylize            512 px, 500 iterations, --log: per-iteration seconds
-#   4. bench/bench_vgg.py --device gpu      per layer and per unit, 256 and 512 px
+#   4. python -m minivgg.stylize            print sizes: coarse-to-fine to 2048 px and one 4096 px
+#                                           level under --max-memory 8G (tiled on the device), with the
+#                                           device's peak memory polled by nvidia-smi
+#   5. bench/bench_vgg.py --device gpu      per layer and per unit, 256 and 512 px
 # with random weights of VGG19's shapes (python -m minivgg.weights random; the 80 MB real file does
 # not travel to the device machines): speed and GPU-vs-CPU agreement are the real network's, the
-# pictures are not. Without a GPU it runs the same steps on the CuPy stand-in of tests/gpu (NumPy on
+# pictures are not. GPU_CHECK_WEIGHTS=FILE uses that weights file instead (a float16 copy of the real
+# one is 40 MB, small enough to travel: then the pictures are real too). Without a GPU it runs the same steps on the CuPy stand-in of tests/gpu (NumPy on
 # the CPU, strict as CuPy) at small sizes, says so, and exits 0 when they pass: the timings are then
 # the CPU's, and what is checked is that every step runs the GPU code path.
 #
 # Settings (environment): PYTHON (default python3); GPU_CHECK_STANDIN=1 (the stand-in even with a
 # GPU); GPU_CHECK_SIZE, GPU_CHECK_ITERATIONS (the stylisation); GPU_CHECK_OPTIMIZER (default:
 # lbfgs-xp where the command line has it, else lbfgs); GPU_CHECK_STEPS (default "tests compare
-# stylize bench": which steps; the random weights are always made); GPU_CHECK_QUICK=1 (tiny sizes
-# and network: what the test suite runs).
+# stylize print bench": which steps; the random weights are made unless GPU_CHECK_WEIGHTS is set);
+# GPU_CHECK_PRINT (the print runs, "SIZE:MAX_MEMORY:LEVELS:ITERATIONS ...", ITERATIONS one number or
+# one per level); GPU_CHECK_PYTEST (extra pytest arguments: "-k cupy" runs the real GPU's cases
+# only); GPU_CHECK_QUICK=1 (tiny sizes and network: what the test suite runs).
 # Exit status: 0 when every step passed, 1 otherwise (each step's output is in $OUT/<step>.log).
 
 set -u -o pipefail
@@ -42,17 +48,21 @@ if [ "${GPU_CHECK_STANDIN:-0}" != 1 ] &&
     MODE=gpu
     SIZE=512; ITERS=500; WIDTHS=(); COMPARE_SIZE=512; DEVICE_PATH=""
     BENCH=(--sizes 256 512 --repeats 5)
-    LIMITS=(30 150 60 120 110)          # seconds: weights, tests, compare, stylize, bench (470 in all)
+    PRINTS="2048:8G:3:200,50,15 4096:8G:1:5"
+    LIMITS=(30 150 60 120 110 120)      # seconds: weights, tests, compare, stylize, bench, each print
 else
     MODE=standin
     SIZE=64; ITERS=20; WIDTHS=(); COMPARE_SIZE=64; DEVICE_PATH="$ROOT/tests/gpu/standin"
     BENCH=(--sizes 32 --repeats 1 --peak-n 256 --algo auto direct --layer-algo auto)
-    LIMITS=(60 400 200 400 300)
+    PRINTS="128:1G:2:4,2"
+    LIMITS=(60 400 200 400 300 300)
 fi
 if [ "${GPU_CHECK_QUICK:-0}" = 1 ]; then
     SIZE=32; ITERS=3; WIDTHS=(--widths 4 8 8 16 16); COMPARE_SIZE=32
     BENCH=(--sizes 32 --repeats 1 --peak-n 128 --algo auto --no-layers --no-lbfgs)
+    PRINTS="64:1G:2:2,1"
 fi
+PRINTS=${GPU_CHECK_PRINT:-$PRINTS}
 SIZE=${GPU_CHECK_SIZE:-$SIZE}
 ITERS=${GPU_CHECK_ITERATIONS:-$ITERS}
 
@@ -97,14 +107,20 @@ step() {
     return $rc
 }
 
-W="$TMPD/vgg19_random.npz"
-step weights "${LIMITS[0]}" 0 "$PY" -m minivgg.weights random -o "$W" ${WIDTHS[@]+"${WIDTHS[@]}"}
+if [ -n "${GPU_CHECK_WEIGHTS:-}" ]; then
+    W=$GPU_CHECK_WEIGHTS
+    step weights "${LIMITS[0]}" 0 "$PY" -c 'import sys; from minivgg.weights import load_weights; load_weights(sys.argv[1]); print("weights", sys.argv[1])' "$W"
+else
+    W="$TMPD/vgg19_random.npz"
+    step weights "${LIMITS[0]}" 0 "$PY" -m minivgg.weights random -o "$W" ${WIDTHS[@]+"${WIDTHS[@]}"}
+fi
 
-STEPS=" ${GPU_CHECK_STEPS:-tests compare stylize bench} "
+STEPS=" ${GPU_CHECK_STEPS:-tests compare stylize print bench} "
 wanted() { [[ "$STEPS" == *" $1 "* ]]; }
 
 if wanted tests; then
-    step tests "${LIMITS[1]}" 0 "$PY" -m pytest -q -p no:cacheprovider tests/gpu
+    # shellcheck disable=SC2086  # GPU_CHECK_PYTEST: extra pytest arguments, e.g. "-k cupy" (the GPU's tests only)
+    step tests "${LIMITS[1]}" 0 "$PY" -m pytest -q -p no:cacheprovider tests/gpu ${GPU_CHECK_PYTEST:-}
     say "      $(grep -E '[0-9]+ (passed|failed)' "$OUT/tests.log" | tail -1)"
 fi
 
@@ -140,6 +156,45 @@ print(f"      {r['iterations']} {r['optimizer']} iterations at {r['size']} px: {
       f"(first iteration, with the setup, {r['first_iteration_seconds']:.3f} s; later ones median "
       f"{later['median'] * 1e3:.1f} ms, mean {later['mean'] * 1e3:.1f} ms, max {later['max'] * 1e3:.1f} ms)")
 EOF
+fi
+
+# print: each "SIZE:MAX_MEMORY:LEVELS:ITERATIONS" a coarse-to-fine run under --max-memory, written as JPEG
+if wanted print; then
+    k=0
+    for spec in $PRINTS; do
+        IFS=: read -r psize pmem plevels piters <<< "$spec"
+        k=$((k + 1))
+        name="print${k}_${psize}px"
+        if [[ "$piters" == *,* ]]; then its=(--scale-iterations "$piters"); else its=(--iterations "$piters"); fi
+        POLL=""
+        if [ "$MODE" = gpu ] && command -v nvidia-smi >/dev/null; then
+            nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$OUT/$name.gpu_memory" 2>/dev/null &
+            POLL=$!
+            sleep 0.5
+        fi
+        step "$name" "${LIMITS[5]}" 1 "$PY" -m minivgg.stylize --device gpu --weights "$W" \
+            --content examples/chelsea.png --style examples/the_scream.jpg --size "$psize" --levels "$plevels" \
+            "${its[@]}" --max-memory "$pmem" --optimizer "$OPT" --print-every 10 \
+            --log "$OUT/$name.jsonl" --output "$OUT/$name.jpg"
+        rc=$?
+        if [ -n "$POLL" ]; then kill "$POLL" 2>/dev/null; wait "$POLL" 2>/dev/null; fi
+        grep -E '^  level|^estimate' "$OUT/$name.log" | sed 's/^/      /' | tee -a "$SUMMARY"
+        if [ $rc = 0 ]; then
+            "$PY" bench/gpu_check.py timing "$OUT/$name.jsonl" > "$OUT/${name}_timing.json"
+            "$PY" - "$OUT/${name}_timing.json" "$OUT/$name.gpu_memory" "$pmem" <<'EOF' | tee -a "$SUMMARY"
+import json, os, sys
+r = json.load(open(sys.argv[1]))
+line = (f"      {r['iterations']} {r['optimizer']} iterations to {r['size']} px under --max-memory {sys.argv[3]}: "
+        f"{r['total_seconds']:.1f} s")
+if os.path.exists(sys.argv[2]):
+    used = [int(v) for v in open(sys.argv[2]).read().split() if v.isdigit()]
+    if used:
+        line += (f"; device memory used {max(used) - used[0]} MiB at the peak above the {used[0]} MiB "
+                 f"before the run (nvidia-smi, every 0.1 s)")
+print(line)
+EOF
+        fi
+    done
 fi
 
 wanted bench && step bench "${LIMITS[4]}" 1 "$PY" bench/bench_vgg.py --device gpu --random-weights "${BENCH[@]}"
