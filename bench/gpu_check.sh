@@ -25,7 +25,8 @@
 # lbfgs-xp where the command line has it, else lbfgs); GPU_CHECK_STEPS (default "tests compare
 # stylize print bench": which steps; the random weights are made unless GPU_CHECK_WEIGHTS is set);
 # GPU_CHECK_PRINT (the print runs, "SIZE:MAX_MEMORY:LEVELS:ITERATIONS ...", ITERATIONS one number or
-# one per level); GPU_CHECK_PYTEST (extra pytest arguments: "-k cupy" runs the real GPU's cases
+# one per level); GPU_CHECK_PRINT_ARGS (more stylize arguments for them, e.g. "--balance-size 256");
+# GPU_CHECK_PYTEST (extra pytest arguments: "-k cupy" runs the real GPU's cases
 # only); GPU_CHECK_QUICK=1 (tiny sizes and network: what the test suite runs).
 # Exit status: 0 when every step passed, 1 otherwise (each step's output is in $OUT/<step>.log).
 
@@ -172,18 +173,20 @@ if wanted print; then
             POLL=$!
             sleep 0.5
         fi
-        step "$name" "${LIMITS[5]}" 1 "$PY" -m minivgg.stylize --device gpu --weights "$W" \
+        step "$name" "${LIMITS[5]}" 1 "$PY" bench/gpu_memory.py --device gpu --weights "$W" \
             --content examples/chelsea.png --style examples/the_scream.jpg --size "$psize" --levels "$plevels" \
-            "${its[@]}" --max-memory "$pmem" --optimizer "$OPT" --print-every 10 \
+            "${its[@]}" --max-memory "$pmem" --optimizer "$OPT" --print-every 10 ${GPU_CHECK_PRINT_ARGS:-} \
             --log "$OUT/$name.jsonl" --output "$OUT/$name.jpg"
         rc=$?
         if [ -n "$POLL" ]; then kill "$POLL" 2>/dev/null; wait "$POLL" 2>/dev/null; fi
         grep -E '^  level|^estimate' "$OUT/$name.log" | sed 's/^/      /' | tee -a "$SUMMARY"
         if [ $rc = 0 ]; then
             "$PY" bench/gpu_check.py timing "$OUT/$name.jsonl" > "$OUT/${name}_timing.json"
-            "$PY" - "$OUT/${name}_timing.json" "$OUT/$name.gpu_memory" "$pmem" <<'EOF' | tee -a "$SUMMARY"
+            tail -n 1 "$OUT/$name.log" > "$OUT/${name}_pool.json"
+            "$PY" - "$OUT/${name}_timing.json" "$OUT/$name.gpu_memory" "$pmem" "$OUT/${name}_pool.json" <<'EOF' | tee -a "$SUMMARY"
 import json, os, sys
 r = json.load(open(sys.argv[1]))
+pool = json.load(open(sys.argv[4]))
 line = (f"      {r['iterations']} {r['optimizer']} iterations to {r['size']} px under --max-memory {sys.argv[3]}: "
         f"{r['total_seconds']:.1f} s")
 if os.path.exists(sys.argv[2]):
@@ -191,6 +194,9 @@ if os.path.exists(sys.argv[2]):
     if used:
         line += (f"; device memory used {max(used) - used[0]} MiB at the peak above the {used[0]} MiB "
                  f"before the run (nvidia-smi, every 0.1 s)")
+mib = lambda b: "?" if b is None else f"{b / 2**20:.0f} MiB"
+line += (f"; CuPy's pool: peak {mib(pool['pool_peak_used_bytes'])} in use, {mib(pool['pool_peak_held_bytes'])} "
+         f"held, limit {mib(pool['pool_limit_bytes'])}; {mib(pool['outside_pool_bytes'])} outside the pool")
 print(line)
 EOF
         fi

@@ -100,6 +100,11 @@ def build_parser() -> ArgumentParser:
     ext.add_argument("--levels", type=positive_int, metavar="L",
                      help="coarse-to-fine over L sizes, each half the next, ending at --size "
                           "(--size 512 --levels 3 = --scales 128,256,512)")
+    ext.add_argument("--balance-size", type=positive_int, metavar="B",
+                     help="keep at every size the balance of content and style that --content-weight and "
+                          "--style-weight give at B px (long side): beta is multiplied by the pixel count over "
+                          "the count at B px, since eq. 1 sums over pixels while eq. 4 divides by M^2 (default: "
+                          "the weights as given at every size, as in the paper; the presets' look was set at 256)")
     ext.add_argument("--style-scale", type=positive_float, metavar="S",
                      help="resize the style images to S times the output's long side (S > 1: smaller strokes "
                           "relative to the picture; S < 1: larger); style Grams are then compared per position")
@@ -206,11 +211,40 @@ def validate(args):
         check_writable_destination(args.log, f"the log {args.log!r}")
 
 
+#: The long side at which the presets' alpha and beta were chosen (minivgg.objective, "Choice of beta").
+PRESET_BALANCE_SIZE = 256
+
+
+def balance_text(args, content_rgb) -> str:
+    """The header's words on ``--balance-size``: beta at each size ("" without it)."""
+    from .app.multiscale import balanced_style_weight
+    from .app.pictures import long_side_shape
+
+    if args.balance_size is None:
+        return ""
+    ref = long_side_shape(*content_rgb.shape[:2], args.balance_size)
+    betas = [f"{balanced_style_weight(args.style_weight, long_side_shape(*content_rgb.shape[:2], size), ref):.4g} "
+             f"at {size} px" for size in args.sizes]
+    return f", beta balanced as at {args.balance_size} px: {', '.join(betas)}"
+
+
+def balance_note(args) -> str | None:
+    """A note for a large picture without ``--balance-size``: beta there paints much less than where
+    the presets were set (:func:`minivgg.app.multiscale.balanced_style_weight`). None where it does not apply."""
+    if args.balance_size is not None or not (args.content_weight > 0 and args.style_weight > 0) \
+            or args.size < 4 * PRESET_BALANCE_SIZE:
+        return None
+    return (f"note: at {args.size} px beta weighs {(args.size / PRESET_BALANCE_SIZE) ** 2:g}x less against the "
+            f"content than at {PRESET_BALANCE_SIZE} px, where the presets were set (eq. 1 sums over pixels, eq. 4 "
+            f"divides by M^2); --balance-size {PRESET_BALANCE_SIZE} keeps their look")
+
+
 def config_dict(args, content_rgb, style_rgbs, net) -> dict:
     keys = ("preset", "content", "style", "style_blend", "output", "size", "iterations", "content_weight",
             "style_weight", "content_layers", "style_layers", "style_layer_weights", "pooling", "init", "seed",
             "optimizer", "lr", "tv_weight", "bounds", "device", "weights", "save_every", "print_every",
-            "preserve_color", "style_scale", "content_mask", "plot", "checkpoint_every", "tile", "max_memory")
+            "preserve_color", "style_scale", "content_mask", "plot", "checkpoint_every", "tile", "max_memory",
+            "balance_size")
     cfg = {k: getattr(args, k) for k in keys}
     cfg.update(scales=list(args.sizes), iterations=sum(args.schedule), iterations_per_scale=list(args.schedule))
     cfg.update(content_layers=list(args.content_layers), style_layers=list(args.style_layers),
@@ -225,7 +259,8 @@ def config_dict(args, content_rgb, style_rgbs, net) -> dict:
 #: The settings of the log's config line that decide the result's pixels: a checkpoint made under other
 #: values of any of them is refused, not continued. The rest (paths written, --print-every, --plot,
 #: the checkpoint's own period) only decide what is written where.
-RESULT_KEYS = ("content", "style", "style_blend", "content_mask", "preserve_color", "style_scale", "scales",
+RESULT_KEYS = ("content", "style", "style_blend", "content_mask", "preserve_color", "style_scale", "balance_size",
+               "scales",
                "iterations_per_scale", "content_weight", "style_weight", "tv_weight", "content_layers",
                "style_layers", "style_layer_weights", "pooling", "init", "seed", "noise_std", "optimizer", "lr",
                "bounds", "weights", "device", "dtype", "tile", "minivgg_version")
@@ -328,6 +363,10 @@ def _run(args) -> int:
                          args.style_weight, style_scale=args.style_scale, device=args.device, tile=args.tile,
                          max_memory=args.max_memory, optimizer=args.optimizer, n_masks=len(masks or ()))
     peak = max(level.peak_bytes for level in levels)
+    if args.device == "gpu" and args.max_memory is not None:
+        from .machine.memory import limit_device_memory
+
+        limit_device_memory(args.max_memory)
     init = args.init if args.init in INITS else load_image(args.init)
     net = VGG19.load(args.weights, pooling=args.pooling, device=args.device)
 
@@ -348,10 +387,13 @@ def _run(args) -> int:
                       if multiscale else "",
                       f", preserve colour: {args.preserve_color}" if args.preserve_color else "",
                       f", style scale {args.style_scale:g}" if args.style_scale else "",
+                      balance_text(args, content),
                       ", masks " + ", ".join(args.content_mask) if args.content_mask else ""])
     say(f"content {args.content} {W}x{H}, style {', '.join(args.style)}; {sum(schedule)} {args.optimizer} "
         f"iterations, alpha {args.content_weight:g}, beta {args.style_weight:g}, tv {args.tv_weight:g}, "
         f"init {args.init} (preset {args.preset}){extras}")
+    if balance_note(args):
+        say(balance_note(args))
     style_side = style_long_side(args.size, args.size, args.style_scale)
     for rgb, what, side in [(content, "the photo", args.size)] + [(s, f"style {p}", style_side)
                                                                    for s, p in zip(styles, args.style, strict=True)]:
@@ -459,7 +501,7 @@ def _run(args) -> int:
                                      content_layers=args.content_layers, style_layers=args.style_layers,
                                      alpha=args.content_weight, beta=args.style_weight, style_blend=args.style_blend,
                                      tv_weight=args.tv_weight, style_layer_weights=args.style_layer_weights,
-                                     resume=resumed, on_state=on_state, tiles=tiles)
+                                     resume=resumed, on_state=on_state, tiles=tiles, balance_size=args.balance_size)
             except KeyboardInterrupt as exc:
                 stop.hold()                      # a second Ctrl-C or SIGTERM must not cut the save short
                 return _save_stopped(args, run["point"], history, final, log,

@@ -37,3 +37,17 @@ def interrupt_when(cmd, ready, sig=signal.SIGINT, **popen_kwargs):
         if proc.poll() is None:
             proc.kill()
     return proc.returncode, err
+
+
+def random_pictures(folder, seed: int = 0, **shapes) -> dict:
+    """Random-pixel PNGs in ``folder`` (the tests that use them look at plumbing, not beauty): one per
+    ``name=(H, W)``, default a 24 x 32 ``content`` and a 30 x 20 ``style``; returns {name: path as str}."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    paths = {}
+    for name, (H, W) in ({"content": (24, 32), "style": (30, 20)} | shapes).items():
+        paths[name] = str(folder / f"{name}.png")
+        Image.fromarray(rng.integers(0, 256, (H, W, 3), dtype=np.uint8)).save(paths[name])
+    return paths

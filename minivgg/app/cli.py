@@ -43,6 +43,10 @@ def run_main(main, argv=None, prog=None) -> int:
     except (MemoryError, OSError, ValueError, RuntimeError, Exception) as exc:  # noqa: B014
         if os.environ.get("MINIVGG_DEBUG"):
             raise
+        if type(exc).__name__ == "OutOfMemoryError":       # CuPy's, named without importing CuPy
+            print(f"{prog + ': ' if prog else ''}error: the GPU's memory ran out ({error_line(exc)}): a lower "
+                  "--max-memory, or --tile with a smaller T, evaluates in smaller tiles", file=sys.stderr)
+            return 1
         print(f"{prog + ': ' if prog else ''}error: {type(exc).__name__}: {error_line(exc)}", file=sys.stderr)
         return 1
 

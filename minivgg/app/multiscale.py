@@ -30,6 +30,15 @@ take most of the time -- but much less than N iterations at full size would. To 
 yourself give one per size, smallest size first: ``--scale-iterations 300,100,50`` on the command
 line, ``iterations=(300, 100, 50)`` (or ``"300,100,50"``) in Python.
 
+**Balance across sizes** (:func:`balanced_style_weight`, ``--balance-size``). With the paper's
+normalisations the same alpha and beta do not give the same picture at every size: eq. 1 sums over
+the M positions of its layer, so each pixel's content gradient keeps its size as the picture grows,
+while eq. 4 divides by M^2 a Gram that grows as M, so each pixel's style gradient shrinks as 1/M. At
+twice the long side beta weighs a quarter as much against alpha (and against TV, also a sum over
+pixels): defaults that paint at 256 px leave a 2048 px print close to the photo. ``--balance-size
+B`` multiplies beta at every size by its pixel count over the count at B px, so each size gets the
+balance alpha and beta give at B -- and coarse-to-fine levels all aim at the same look.
+
 **Upsampling** (:func:`upsample_init`). The previous result is turned back into a picture
 (:func:`~minivgg.image.deprocess`, which rounds and clips to 0..255), resized with the package's one
 resize function (:func:`~minivgg.app.pictures.resize_image`, LANCZOS) to the next size's exact shape, and
@@ -112,6 +121,14 @@ def iteration_schedule(iterations: int, n_scales: int, minimum: int = MIN_SCALE_
     iterations, n_scales = whole_number(iterations, "--iterations"), whole_number(n_scales, "number of scales")
     floor = min(int(minimum), iterations)
     return tuple(max(floor, -(-iterations // 2 ** k)) for k in range(n_scales))
+
+
+def balanced_style_weight(beta: float, hw, balance_hw) -> float:
+    """beta for a picture of ``hw = (H, W)`` px that keeps the content/style balance ``beta`` has at
+    ``balance_hw``: beta times the ratio of pixel counts (module docstring, "Balance across sizes").
+    The per-pixel style gradient (eq. 6) is ~1/M of the content's (eq. 2), and M, every layer's
+    number of positions, is proportional to the pixels."""
+    return float(beta) * (int(hw[0]) * int(hw[1])) / (int(balance_hw[0]) * int(balance_hw[1]))
 
 
 def parse_iterations(value, n_scales: int) -> tuple:

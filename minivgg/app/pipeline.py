@@ -23,8 +23,9 @@ import numpy as np
 
 from ..architecture import check_input_size, check_layer_names, deepest_layer
 from ..errors import UsageError
-from ..objective import StyleTransfer, check_mask_count
+from ..objective import DEFAULT_BETA, StyleTransfer, check_mask_count
 from ..optim import DEFAULT_ADAM_LR, check_optimizer, make_state
+from .cli import whole_number
 from .color import PRESERVE_MODES
 from .pictures import round_half_up
 from .presets import DEFAULT_ITERATIONS
@@ -81,7 +82,8 @@ def stylize_files(content_path, style_paths, size: int | None = None, iterations
             bounds: bool = False, device: str = "cpu", weights=None, dtype: str = "float32",
             style_size: int | None = None, callback=None, net=None, preserve_color: str | None = None,
             scales=None, levels: int | None = None, style_scale: float | None = None, content_masks=None,
-            plot=None, preset: str | None = None, tile: int | None = None, max_memory=None):
+            plot=None, preset: str | None = None, tile: int | None = None, max_memory=None,
+            balance_size: int | None = None):
     """Paint the photo at ``content_path`` in the style of ``style_paths``; returns RGB uint8 ``(H, W, 3)``.
 
     ``preset``: ``"clean"`` (the default) or ``"paper"`` (:mod:`minivgg.app.presets`) fills in every one of
@@ -100,6 +102,8 @@ def stylize_files(content_path, style_paths, size: int | None = None, iterations
       per scale;
     * ``style_scale``: the style's long side as a multiple of the output's (:func:`style_long_side`);
     * ``content_masks``: one mask per style, paths or arrays (:mod:`minivgg.app.masks`);
+    * ``balance_size``: keep at every size the content/style balance that the weights give at this long
+      side (:func:`minivgg.app.multiscale.balanced_style_weight`);
     * ``plot``: write the loss curves to this PNG (:func:`minivgg.app.plot.plot_losses`, needs matplotlib);
     * ``max_memory`` (bytes; default: what is free) and ``tile``: a size too big for the memory runs in
       tiles, with the same result up to rounding (:func:`plan_levels`, :mod:`minivgg.tiling`).
@@ -145,6 +149,10 @@ def stylize_files(content_path, style_paths, size: int | None = None, iterations
     levels = plan_levels(content, styles, sizes, content_layers, style_layers, content_weight, style_weight,
                          style_scale=style_scale, style_size=style_size, device=device, dtype=dtype, tile=tile,
                          max_memory=max_memory, optimizer=optimizer, n_masks=len(masks or ()))
+    if device == "gpu" and max_memory is not None:
+        from ..machine.memory import limit_device_memory
+
+        limit_device_memory(max_memory)
     if net is None:
         net = VGG19.load(weights, pooling=pooling, device=device, dtype=dtype)
 
@@ -160,7 +168,8 @@ def stylize_files(content_path, style_paths, size: int | None = None, iterations
                          optimizer=optimizer, lr=lr, bounds=bounds, callback=record,
                          content_layers=content_layers, style_layers=style_layers, alpha=content_weight,
                          beta=style_weight, style_blend=style_blend, tv_weight=tv_weight,
-                         style_layer_weights=style_layer_weights, tiles=[level.tile for level in levels])
+                         style_layer_weights=style_layer_weights, tiles=[level.tile for level in levels],
+                         balance_size=None if balance_size is None else whole_number(balance_size, "balance_size"))
     if plot is not None:
         from .plot import plot_losses
 
@@ -280,7 +289,7 @@ def plan_levels(content_rgb, style_rgbs, sizes, content_layers, style_layers, al
 def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_ITERATIONS, preserve_color=None,
                    style_scale=None, style_size=None, content_masks=None, init="noise", seed: int = 0,
                    optimizer: str = "lbfgs", lr: float = DEFAULT_ADAM_LR, bounds: bool = False, callback=None,
-                   resume=None, on_state=None, tiles=None, **objective):
+                   resume=None, on_state=None, tiles=None, balance_size: int | None = None, **objective):
     """Style transfer on pictures, with every extension; returns RGB uint8 at the final size.
 
     content_rgb, style_rgbs: RGB uint8 pictures at any size (best: as loaded, unresized).
@@ -290,7 +299,9 @@ def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_
     ``"luminance"`` or ``"histogram"`` (:mod:`minivgg.app.color`). style_scale / style_size: see
     :func:`style_long_side`. content_masks: one mask per style (uint8 or 0..1 float, any size: resized
     to the content at every scale), for spatial control. tiles: the tile of each scale (None: untiled),
-    as :func:`plan_levels` chooses them. objective: :class:`StyleTransfer`'s keywords.
+    as :func:`plan_levels` chooses them. balance_size: at each scale, beta scaled to keep the balance it
+    has at this long side (:func:`minivgg.app.multiscale.balanced_style_weight`; None: beta as given
+    at every scale, as in the paper). objective: :class:`StyleTransfer`'s keywords.
 
     At each scale: the content is resized from ``content_rgb`` (not from the previous scale), the
     styles likewise; the objective is built (its targets once per scale) and minimised from the
@@ -309,7 +320,7 @@ def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_
     """
     from ..image import preprocess
     from .masks import mask_to_uint8, resize_mask
-    from .multiscale import parse_iterations, upsample_init
+    from .multiscale import balanced_style_weight, parse_iterations, upsample_init
     from .pictures import long_side_shape, resize_image
 
     sizes = tuple(sizes) if sizes is not None else (max(content_rgb.shape[:2]),)
@@ -339,7 +350,12 @@ def stylize_images(net, content_rgb, style_rgbs, sizes=None, iterations=DEFAULT_
         masks = None if content_masks is None else [resize_mask(m, hw) for m in content_masks]
         content = preprocess(c, backend=net.backend)
         style_x = [preprocess(s, backend=net.backend) for s in styles]
-        st = StyleTransfer(net, content, style_x, style_masks=masks, tile=tile, **objective)
+        level_objective = objective
+        if balance_size is not None:
+            balance_hw = long_side_shape(*content_rgb.shape[:2], balance_size)
+            level_objective = dict(objective, beta=balanced_style_weight(objective.get("beta", DEFAULT_BETA), hw,
+                                                                         balance_hw))
+        st = StyleTransfer(net, content, style_x, style_masks=masks, tile=tile, **level_objective)
         done, state = 0, make_state(optimizer)
         if resume is not None and k == resume.level:
             if tuple(resume.image.shape) != (3,) + tuple(hw):

@@ -24,15 +24,6 @@ from minivgg.vgg import VGG19
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def imgs(tmp_path):
-    rng = np.random.default_rng(0)
-    paths = {"content": tmp_path / "content.png", "style": tmp_path / "style.png"}
-    Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(paths["content"])
-    Image.fromarray(rng.integers(0, 256, (30, 20, 3), dtype=np.uint8)).save(paths["style"])
-    paths["out"] = tmp_path / "out.png"
-    paths["log"] = tmp_path / "run.jsonl"
-    return {k: str(v) for k, v in paths.items()}
 
 
 def argv_for(imgs, tiny_weights, *extra, iterations=8, optimizer="adam"):

@@ -14,15 +14,6 @@ from minivgg.app.presets import PRESETS, resolve
 from minivgg.errors import UsageError
 
 
-@pytest.fixture
-def imgs(tmp_path):
-    rng = np.random.default_rng(2)
-    paths = {"content": tmp_path / "content.png", "style": tmp_path / "style.png"}
-    Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(paths["content"])
-    Image.fromarray(rng.integers(0, 256, (30, 20, 3), dtype=np.uint8)).save(paths["style"])
-    return {k: str(v) for k, v in paths.items()}
-
-
 def stylize_argv(imgs, tmp_path, tiny_weights, *extra):
     return ["--content", imgs["content"], "--style", imgs["style"], "--output", str(tmp_path / "out.png"),
             "--size", "32", "--iterations", "5", "--weights", str(tiny_weights), "--quiet", *extra]

@@ -5,20 +5,10 @@ import json
 import numpy as np
 import pytest
 from helpers import call_cli
-from PIL import Image
 
 from minivgg.app.presets import DEFAULT_PRESET, PRESET_KEYS, PRESETS, grain, relative_grain, resolve
 from minivgg.errors import UsageError
 from minivgg.stylize import PROG, main
-
-
-@pytest.fixture
-def imgs(tmp_path):
-    rng = np.random.default_rng(1)
-    paths = {"content": tmp_path / "content.png", "style": tmp_path / "style.png"}
-    Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(paths["content"])
-    Image.fromarray(rng.integers(0, 256, (30, 20, 3), dtype=np.uint8)).save(paths["style"])
-    return {k: str(v) for k, v in paths.items()}
 
 
 def run(imgs, tiny_weights, tmp_path, name, *extra, capsys):

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import call_cli
+from helpers import call_cli, random_pictures
 from PIL import Image
 
 from minivgg.app.cli import grid_multiple, memory_size
@@ -114,11 +114,7 @@ def test_step_flop_of_tiles():
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture
 def imgs(tmp_path):
-    rng = np.random.default_rng(0)
-    paths = {"content": tmp_path / "content.png", "style": tmp_path / "style.png"}
-    Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(paths["content"])
-    Image.fromarray(rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(paths["style"])
-    return {k: str(v) for k, v in paths.items()}
+    return random_pictures(tmp_path, content=(48, 64), style=(40, 50))
 
 
 def _args(imgs, tiny_weights, out, *extra):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import call_cli, interrupt_when
+from helpers import call_cli, interrupt_when, random_pictures
 from PIL import Image
 
 from minivgg.objective import DEFAULT_BETA, StyleTransfer
@@ -21,12 +21,7 @@ LAYERS = ["conv1_1", "conv2_1", "conv3_1"]
 @pytest.fixture
 def imgs(tmp_path):
     """A 32x24 photo and a 20x30 painting (random pixels: these tests look at plumbing, not beauty)."""
-    rng = np.random.default_rng(0)
-    paths = {"content": tmp_path / "photo.png", "style": tmp_path / "painting.png"}
-    Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(paths["content"])
-    Image.fromarray(rng.integers(0, 256, (30, 20, 3), dtype=np.uint8)).save(paths["style"])
-    paths["out"] = tmp_path / "sheet"
-    return {k: str(v) for k, v in paths.items()}
+    return random_pictures(tmp_path) | {"out": str(tmp_path / "sheet")}
 
 
 def args_for(mode, imgs, tiny_weights, *extra, iterations=3):

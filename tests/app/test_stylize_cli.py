@@ -19,16 +19,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "images"
 
 
-@pytest.fixture
-def imgs(tmp_path):
-    """A 32x24 content and a 20x30 style PNG (random pixels: the tests look at plumbing, not beauty)."""
-    rng = np.random.default_rng(0)
-    paths = {"content": tmp_path / "content.png", "style": tmp_path / "style.png", "style2": tmp_path / "style2.png"}
-    Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(paths["content"])
-    Image.fromarray(rng.integers(0, 256, (30, 20, 3), dtype=np.uint8)).save(paths["style"])
-    Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(paths["style2"])
-    paths["out"] = tmp_path / "out.png"
-    return {k: str(v) for k, v in paths.items()}
 
 
 def args_for(imgs, tiny_weights, *extra, iterations=4):
@@ -264,3 +254,20 @@ def test_missing_output_folders_are_created_and_said(imgs, tiny_weights, tmp_pat
     quiet = _apply(args_for(imgs, tiny_weights, "--quiet"), {"--output": str(tmp_path / "q" / "out.png")})
     rc, stdout, _ = cli(quiet, capsys)
     assert rc == 0 and stdout == "" and (tmp_path / "q" / "out.png").is_file()
+
+
+def test_an_exhausted_gpu_pool_is_one_line_naming_the_way_out(capsys):
+    """CuPy's OutOfMemoryError (raised at the pool's --max-memory limit), recognised by name."""
+    from minivgg.app.cli import run_main
+
+    class OutOfMemoryError(Exception):
+        pass
+
+    def main(argv):
+        raise OutOfMemoryError("Out of memory allocating 1,073,741,824 bytes\n(allocated so far: 7,516,192,768 bytes, "
+                               "limit set to: 7,918,845,952 bytes).")
+
+    assert run_main(main, [], prog="p") == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "GPU's memory ran out" in err and "--tile" in err
+    assert "limit set to" in err

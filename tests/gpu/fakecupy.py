@@ -671,6 +671,12 @@ def make_standin(broken: str | None = None, free_bytes: int = 64 << 30, total_by
         def free_all_blocks(self):
             self.free = 0
 
+        def set_limit(self, size=None, fraction=None):
+            self.limit = int(size or 0)
+
+        def get_limit(self):
+            return getattr(self, "limit", 0)
+
     pool = MemoryPool()
     mod.pool = pool
     mod.get_default_memory_pool = lambda: pool

@@ -191,3 +191,22 @@ def test_gpu_free_memory_counts_the_pools_free_blocks(monkeypatch):
     assert available_bytes("gpu") == 4 << 30
     mod.pool.free_all_blocks()
     assert available_bytes("gpu") == 3 << 30
+
+
+def test_max_memory_holds_cupys_pool(gpu, pictures, tiny_weights, tmp_path, capsys):
+    """Without a limit CuPy's pool keeps every freed block and grows past the plan (13.2 GB held for a
+    6.4 GB plan on an H200); --max-memory limits it to the budget less CUDA's own share."""
+    from minivgg.machine.memory import DEVICE_CONTEXT_BYTES
+    from minivgg.stylize import PROG, main
+
+    pool = gpu.xp.get_default_memory_pool()
+    before = pool.get_limit()
+    try:
+        rc, _, err = call_cli(main, ["--content", pictures["content"], "--style", pictures["style"], "--output",
+                                     str(tmp_path / "o.png"), "--size", "32", "--iterations", "2", "--weights",
+                                     str(tiny_weights), "--device", "gpu", "--max-memory", "1G", "--quiet"],
+                              capsys, prog=PROG)
+        assert rc == 0, err
+        assert pool.get_limit() == (1 << 30) - DEVICE_CONTEXT_BYTES
+    finally:
+        pool.set_limit(size=before)
