@@ -32,12 +32,19 @@ IM2COL_CHUNK = 8192
 MEC_CHUNK = 4096
 
 
-def chunk_pixels(x, pixels):
+# On a GPU a chunk costs its kernel launches (k*k + 3 for im2col), not cache misses, so a layer is
+# one chunk wherever its work buffers stay under this many floats (1 GB at float32: conv1_2's
+# columns and output at 512 x 512 px take 670 MB). Past it, chunks: a whole-layer buffer grows with
+# the picture, 3.5 GB in one allocation for a 2048 x 1362 tile (seen on an H200), beyond what
+# --max-memory plans.
+GPU_CHUNK_FLOATS = 1 << 28
+
+
+def chunk_pixels(x, pixels, floats_per_pixel: int = 1):
     """Output pixels per chunk for an input on x's device: ``pixels`` (the CPU's figure above) on the
-    CPU, None (the whole layer) on a GPU. There a chunk costs its kernel launches (k*k + 3 for
-    im2col), not cache misses, and the whole layer's columns fit: 600 MB at most at 512 px, 2.4 GB
-    at 1024 px (conv1_2)."""
-    return pixels if device_of(x) == "cpu" else None
+    CPU; on a GPU as many as keep the work buffers, ``floats_per_pixel`` per output pixel, under
+    ``GPU_CHUNK_FLOATS`` (the whole layer, for any picture up to 512 x 512 px)."""
+    return pixels if device_of(x) == "cpu" else max(1, GPU_CHUNK_FLOATS // max(1, floats_per_pixel))
 
 
 def _out_size(n: int, k: int, pad: int) -> int:
@@ -91,7 +98,7 @@ def conv2d_im2col(x, W, b=None, pad: int = 1):
     xflat, _, Wp = padded_flat(x, pad)
     Wmat = W.reshape(O, C * k * k)
     out = xp.empty((O, Ho, Wo), dtype=x.dtype)
-    rows = _rows_per_chunk(Ho, Wp, chunk_pixels(x, IM2COL_CHUNK))
+    rows = _rows_per_chunk(Ho, Wp, chunk_pixels(x, IM2COL_CHUNK, C * k * k + O))
     colstore = xp.empty(C * k * k * rows * Wp, dtype=x.dtype)
     outstore = xp.empty(O * rows * Wp, dtype=x.dtype)
     sC, s1 = xflat.strides
@@ -138,7 +145,7 @@ def conv2d_mec(x, W, b=None, pad: int = 1, Wrows=None):
     if Wrows is None:
         Wrows = mec_weights(W)
     out = xp.empty((O, Ho, Wo), dtype=x.dtype)
-    rows = _rows_per_chunk(Ho, Wp, chunk_pixels(x, MEC_CHUNK))
+    rows = _rows_per_chunk(Ho, Wp, chunk_pixels(x, MEC_CHUNK, C * k + 2 * O))
     bstore = xp.empty(C * k * (rows + k - 1) * Wp, dtype=x.dtype)
     acc = xp.empty(O * rows * Wp, dtype=x.dtype)
     part = xp.empty(O * rows * Wp, dtype=x.dtype)

@@ -68,7 +68,7 @@ import functools
 import numpy as np
 
 from ..backend import device_of, get_array_module
-from .direct import store
+from .direct import GPU_CHUNK_FLOATS, store
 
 # F(2x2, 3x3)
 _BT2 = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
@@ -165,8 +165,8 @@ def conv2d_winograd(x, W, b=None, pad: int = 1, U=None, m: int = DEFAULT_M):
     if device_of(x) == "cpu":
         tiles_per_chunk = max(CHUNK_FLOATS // (a * a * max(C, O)), MIN_TILES)
         rows = max(1, min(nH, tiles_per_chunk // nW))
-    else:                    # on a GPU, one chunk: see minivgg.fast.direct.chunk_pixels
-        rows = nH
+    else:                    # on a GPU, the whole layer where it fits: see minivgg.fast.direct.chunk_pixels
+        rows = max(1, min(nH, GPU_CHUNK_FLOATS // (a * a * (2 * C + O) + O * m * m) // nW))
     T = rows * nW
     # Flat work buffers, reused by every chunk; each chunk takes a contiguous prefix of them.
     tiles = xp.empty(C * T * a * a, dtype=dtype)

@@ -5,6 +5,7 @@ import pytest
 from devtools import assert_close, on_device, params
 
 from minivgg import losses
+from minivgg.backend import to_numpy
 from minivgg.fast import CONV_ALGOS, policy
 from minivgg.vgg import LAYER_NAMES, VGG19
 
@@ -101,3 +102,31 @@ def test_style_loss_sums_on_the_device_without_a_sync(standin):
     assert float(total) == pytest.approx(want, rel=1e-6)
     for n in taps:
         assert_close(grads[n], want_grads[n], 1e-6, n)
+
+
+def test_large_layers_chunk_on_the_gpu_with_the_same_result(gpu, monkeypatch):
+    """Past GPU_CHUNK_FLOATS a layer's work buffers come in chunks of rows (one allocation of 3.5 GB
+    for a whole 2048 px layer broke a --max-memory plan on an H200): the result is the same."""
+    from minivgg.fast import direct, winograd
+
+    rng = np.random.default_rng(3)
+    x = gpu.xp.asarray(rng.standard_normal((16, 20, 18)))
+    W = gpu.xp.asarray(rng.standard_normal((16, 16, 3, 3)))
+    b = gpu.xp.asarray(rng.standard_normal(16))
+    convs = (direct.conv2d_im2col, winograd.conv2d_winograd)
+
+    def ops(f):
+        if not gpu.standin:
+            return 0
+        with gpu.xp.counting() as t:
+            f(x, W, b)
+        return t.ops
+
+    whole = {f.__name__: (to_numpy(f(x, W, b)), ops(f)) for f in convs}
+    monkeypatch.setattr(direct, "GPU_CHUNK_FLOATS", 200 * 18)                 # a few rows a chunk
+    monkeypatch.setattr(winograd, "GPU_CHUNK_FLOATS", 2000 * 5)
+    assert direct.chunk_pixels(x, 8192, 16 * 9 + 16) == 22
+    for f in convs:
+        want, whole_ops = whole[f.__name__]
+        np.testing.assert_allclose(to_numpy(f(x, W, b)), want, rtol=1e-12, atol=1e-12)
+        assert ops(f) >= 2 * whole_ops or not gpu.standin                       # it did chunk
