@@ -47,6 +47,15 @@ IMAGE_ARRAYS = 14
 #: A tile's step peaks at this many times the activations of its window (the tape, the tap
 #: gradients, the backward's work buffers); fitted 2.26, see IMAGE_ARRAYS.
 TILE_ACTIVATION_FACTOR = 2.5
+#: On a GPU (CuPy), measured on an H200 (``bench/gpu_memory.py eval``, 2026-11-30; the pool's peak in
+#: use against the activations): 3.1 times the activations untiled and 2.6-4.0 times a tile window's,
+#: plus one layer's work buffer (im2col's columns and output, 640 floats a pixel at conv1_2, in chunks
+#: of at most ``minivgg.fast.direct.GPU_CHUNK_FLOATS``), plus the whole-image arrays. The pool cannot
+#: always give a freed block to a request of another size, so the plan keeps ``GPU_POOL_SLACK`` over
+#: that; outside the pool, ``DEVICE_CONTEXT_BYTES``.
+GPU_ACTIVATION_FACTOR = 4.0
+GPU_WORK_FLOATS_PER_PIXEL = 640
+GPU_POOL_SLACK = 1.15
 
 
 def available_bytes(device: str = "cpu"):
@@ -82,13 +91,26 @@ def resident_bytes() -> int:
         return 0
 
 
-def step_bytes(hw, upto: str, itemsize: int = 4, backward: bool = True) -> int:
+def step_bytes(hw, upto: str, itemsize: int = 4, backward: bool = True, device: str = "cpu") -> int:
     """Estimated peak memory of one pass through VGG19 up to ``upto`` at ``hw = (H, W)``, in bytes:
     forward and backward (a step) or, with ``backward=False``, forward only (a style target)."""
     from .cost import layer_costs
 
     act = sum(r.act_bytes for r in layer_costs(tuple(hw), upto, itemsize=itemsize))
+    if device == "gpu":
+        return gpu_bytes(hw, act, itemsize, backward)
     return int(STEP_FIXED_BYTES + (STEP_ACTIVATION_FACTOR if backward else FORWARD_ACTIVATION_FACTOR) * act)
+
+
+def gpu_bytes(window_hw, act: int, itemsize: int, backward: bool, whole: int = 0) -> int:
+    """A pass's device memory on a GPU: a window of ``window_hw`` px whose activations are ``act``
+    bytes, and ``whole`` bytes of whole-image arrays (see ``GPU_ACTIVATION_FACTOR``)."""
+    from ..fast.direct import GPU_CHUNK_FLOATS
+
+    H, W = (int(v) for v in window_hw)
+    work = min(GPU_CHUNK_FLOATS, GPU_WORK_FLOATS_PER_PIXEL * H * W) * itemsize
+    factor = GPU_ACTIVATION_FACTOR if backward else FORWARD_ACTIVATION_FACTOR
+    return int(DEVICE_CONTEXT_BYTES + GPU_POOL_SLACK * (work + factor * act + whole))
 
 
 def activation_bytes(hw, upto: str, itemsize: int = 4) -> int:
@@ -128,11 +150,13 @@ def tiled_bytes(hw, upto: str, tile: int | None, itemsize: int = 4, backward: bo
     from ..tiling import largest_window, needs_tiles
 
     if not needs_tiles(hw, tile, (upto,)):
-        return step_bytes(hw, upto, itemsize, backward)
+        return step_bytes(hw, upto, itemsize, backward, device)
     window = largest_window(hw, tile, (upto,))
     factor = TILE_ACTIVATION_FACTOR if backward else FORWARD_ACTIVATION_FACTOR
     whole = whole_image_bytes(hw, itemsize, device, optimizer if backward else None,
                               content_layers if backward else (), n_masks if backward else 0)
+    if device == "gpu":
+        return gpu_bytes(window, activation_bytes(window, upto, itemsize), itemsize, backward, whole)
     return int(STEP_FIXED_BYTES + factor * activation_bytes(window, upto, itemsize) + whole)
 
 
@@ -216,12 +240,12 @@ def check_fits(passes, upto: str, device: str = "cpu", itemsize: int = 4, availa
 
     measured = available is None
     free = available_bytes(device) if measured else available
-    peak = max(step_bytes(hw, upto, itemsize, backward) for _, hw, backward in passes)
+    peak = max(step_bytes(hw, upto, itemsize, backward, device) for _, hw, backward in passes)
     if free is None:
         return peak
     already = min(resident_bytes(), STEP_FIXED_BYTES) if measured and device != "gpu" else 0
     for what, hw, backward in passes:
-        need = step_bytes(hw, upto, itemsize, backward)
+        need = step_bytes(hw, upto, itemsize, backward, device)
         if need - already > free:
             # Memory grows with the pixels: the largest scale factor on both sides that fits.
             room = (free + already - STEP_FIXED_BYTES) / (need - STEP_FIXED_BYTES)
@@ -234,7 +258,7 @@ def check_fits(passes, upto: str, device: str = "cpu", itemsize: int = 4, availa
 
 #: Device memory a CuPy process holds outside CuPy's memory pool: CUDA's context, cuBLAS's handle and
 #: workspace, the loaded kernels. ``--max-memory`` on the GPU leaves this much to them.
-DEVICE_CONTEXT_BYTES = 640 * 2**20
+DEVICE_CONTEXT_BYTES = 700 * 2**20          # 636-664 MB measured on an H200 (CUDA 13, CuPy 14)
 
 
 def limit_device_memory(max_memory) -> int:
@@ -243,7 +267,8 @@ def limit_device_memory(max_memory) -> int:
     Why: the pool keeps every freed block for reuse, so without a limit it grows past what a run
     needs at any one moment -- a 2048 px run planned at 6.4 GB held 13.2 GB of an H200 (nvidia-smi,
     2026-11-30). At the limit the pool frees its cached blocks and tries again before it fails
-    (CuPy's ``OutOfMemoryError``), so the plan's peak, not the cache, is what must fit."""
+    (CuPy's ``OutOfMemoryError``), so the plan's peak, not the cache, is what must fit: the GPU's
+    memory model (``GPU_ACTIVATION_FACTOR``) plans for what the pool holds in use, and slack."""
     import cupy
 
     limit = max(int(max_memory) - DEVICE_CONTEXT_BYTES, 2**20)

@@ -95,3 +95,21 @@ def test_what_is_resident_already_is_not_counted_twice(monkeypatch):
     monkeypatch.setattr(memory, "resident_bytes", lambda: 50 * 2**20)
     with pytest.raises(UsageError):
         check_fits([("the output", (384, 512), True)], "conv5_1")
+
+
+# CuPy's pool at its peak in use, one evaluation (targets, then loss and gradient) of the default
+# objective on an H200 (bench/gpu_memory.py eval, real weights, 2026-11-30): (H, W), tile, bytes.
+H200_POOL_PEAKS = [((384, 512), None, 1641315328), ((768, 1024), None, 3980090368), ((1536, 2048), None, 11067550720),
+                   ((1536, 2048), 1024, 6049135616), ((1536, 2048), 512, 2987402240),
+                   ((3072, 4096), 1024, 6437219840), ((3072, 4096), 512, 3742376960)]
+
+
+@pytest.mark.parametrize("hw, tile, used", H200_POOL_PEAKS)
+def test_the_gpu_model_covers_what_the_pool_used_on_an_h200(hw, tile, used):
+    from minivgg.machine.memory import DEVICE_CONTEXT_BYTES, tiled_bytes
+
+    model = tiled_bytes(hw, "conv5_1", tile, device="gpu", optimizer=None, content_layers=("conv4_2",))
+    assert used + DEVICE_CONTEXT_BYTES <= model <= 2.2 * (used + DEVICE_CONTEXT_BYTES)
+    # the CPU's model, fitted to resident memory, would have planned less than the GPU used
+    if tile is not None:
+        assert tiled_bytes(hw, "conv5_1", tile, optimizer=None, content_layers=("conv4_2",)) < used
