@@ -17,9 +17,9 @@ measurements below). On a GPU the cost that dominates is different: every array 
 kernel launch with a fixed cost of several microseconds, and cuBLAS wants large contiguous
 matrices. So there ``direct`` is im2col over the whole layer (one GEMM: MEC's k GEMMs take strided
 windows that CuPy would copy first, shift-add is k*k adds), and ``auto`` is Winograd where the CPU
-table puts it, else that im2col; the engine's chunk sizes are the whole layer too
-(:func:`minivgg.fast.direct.chunk_pixels`). These GPU choices follow from counting operations on
-the test suite's CuPy stand-in; they have not been timed on a GPU.
+table puts it and the layer has the work to pay for its extra launches (``GPU_WINOGRAD_MIN_WORK``),
+else that im2col; the engine's chunks are the whole layer up to a bound
+(:func:`minivgg.fast.direct.chunk_pixels`). Timed on an H200 (bench/README.md, "GPU").
 
 A layer runs two convolutions a step: the forward, C -> O channels on its input, and dx, the
 book's equation (2): the flipped kernel over ``dout``, O -> C channels with pad ``k-1-pad``. The
@@ -57,6 +57,13 @@ WINOGRAD_MIN_CHANNELS = 128
 # channels MEC wins at 8 x 8 (2.5 vs 3.4 ms), Winograd from 16 x 16 (5.3 vs 8.5 ms).
 WINOGRAD_MIN_PIXELS = 16 * 16
 
+# On a GPU a small layer's time is its kernel launches, and Winograd launches more of them than
+# im2col (8 to 5 a pass): it pays only on layers with enough work, C*O*H*W >= this (about 10 GFLOP
+# a pass). Measured on an H200 (bench/bench_vgg.py --device gpu, 2026-11-30): im2col won at
+# 128 -> 128 channels on 128 x 128 (0.4 vs 0.5 ms) and 256 -> 256 on 64 x 64 (0.3 vs 0.4 ms);
+# Winograd won from 256 -> 512 on 64 x 64 (0.4 vs 0.5 ms) up, by 1.5x at 512 -> 512 on 64 x 64.
+GPU_WINOGRAD_MIN_WORK = 1 << 29
+
 
 def check_conv_algo(conv_algo: str | None) -> str:
     """``conv_algo``, or DEFAULT_ALGO for None; a UsageError for an unknown name."""
@@ -84,6 +91,8 @@ def choose_algo(C: int, O: int, k: int = 3, pad: int = 1, pixels: int | None = N
     """What ``auto`` runs for a C -> O channel k x k convolution of an input of ``pixels`` = H*W
     (None: a large one) on ``device`` ("cpu" or "gpu")."""
     big = pixels is None or pixels >= WINOGRAD_MIN_PIXELS
+    if device != "cpu" and pixels is not None:
+        big = C * O * pixels >= GPU_WINOGRAD_MIN_WORK
     if k == 3 and 0 <= pad <= 2 and min(C, O) >= WINOGRAD_MIN_CHANNELS and big:
         return "winograd"
     return choose_direct(C, O, device)

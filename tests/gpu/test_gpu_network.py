@@ -18,6 +18,7 @@ def mixed_table(monkeypatch):
     as VGG19's does at full width."""
     monkeypatch.setattr(policy, "WINOGRAD_MIN_CHANNELS", 8)
     monkeypatch.setattr(policy, "WINOGRAD_MIN_PIXELS", 16)
+    monkeypatch.setattr(policy, "GPU_WINOGRAD_MIN_WORK", 1)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -60,10 +61,15 @@ def test_the_gpu_table_has_no_mec_and_no_chunks(gpu):
     """On a GPU, direct = whole-layer im2col and auto = Winograd or im2col (no MEC, no shift-add)."""
     p = params(widths=(64, 128, 256, 512, 512))
     dev = VGG19(p, device="gpu")
-    ran = {name: dev.convs[name].plan(256 >> (int(name[4]) - 1), 256 >> (int(name[4]) - 1)) for name in LAYER_NAMES}
+    ran = {name: dev.convs[name].plan(512 >> (int(name[4]) - 1), 512 >> (int(name[4]) - 1)) for name in LAYER_NAMES}
     used = {a for pl in ran.values() for a in (pl.forward, pl.dx)}
     assert used == {"im2col", "winograd"}, used
     assert ran["conv1_1"].dx == "im2col" and ran["conv3_1"].forward == "winograd"
+    # ... and Winograd only where a layer has the work to pay for its launches (timed on an H200)
+    assert ran["conv5_1"].forward == "im2col"                       # 512 -> 512 on 32 x 32
+    small = {name: dev.convs[name].plan(256 >> (int(name[4]) - 1), 256 >> (int(name[4]) - 1)) for name in LAYER_NAMES}
+    assert small["conv3_2"].forward == "im2col" and small["conv4_2"].forward == "im2col"
+    assert VGG19(p).convs["conv3_2"].plan(64, 64).forward == "winograd"          # the CPU's table differs
     cpu = VGG19(p)
     assert "mec" in {cpu.convs[n].plan(64, 64).forward for n in LAYER_NAMES}          # the CPU's table is its own
 

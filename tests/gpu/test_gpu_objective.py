@@ -3,9 +3,10 @@
 Traffic budgets (measured on the stand-in, per ``loss_and_grad`` after a warm-up one; default layers,
 avg pooling, default conv algorithm): 1 device->host sync (the loss parts, in one copy), 0
 host->device copies, and device operations (kernel launches) that no longer grow with the image,
-since on a GPU nothing is chunked: 275 for the tiny test network at 64 and at 512 px (whole-layer
-im2col throughout), 305 for VGG19's widths at 64 px and 335 at 512 px (Winograd on the wide layers
-that are large enough: 8 launches a pass to im2col's 5). Before this budget the same evaluation cost
+since on a GPU a layer is one chunk up to 512 x 512 px: 275 for the tiny test network at 64 and at
+512 px (whole-layer im2col throughout), 305 for VGG19's widths at 64 px and 335 at 512 px when
+Winograd ran on every wide layer (8 launches a pass to im2col's 5; since 2026-11-30 it runs only on
+layers with the work to pay for them, ``GPU_WINOGRAD_MIN_WORK``, so fewer). Before this budget the same evaluation cost
 8 syncs, 20 (64 px) to 40 (512 px) uploads and 463 (64 px) to 3057 (512 px) operations, 552 of them
 copies CuPy makes of MEC's strided GEMM operands.
 """

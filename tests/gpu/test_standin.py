@@ -168,6 +168,7 @@ def test_planted_upload_per_call_breaks_the_budget(standin, monkeypatch):
 
     monkeypatch.setattr(policy, "WINOGRAD_MIN_CHANNELS", 8)     # the tiny net's wider layers run Winograd
     monkeypatch.setattr(policy, "WINOGRAD_MIN_PIXELS", 4)
+    monkeypatch.setattr(policy, "GPU_WINOGRAD_MIN_WORK", 1)
     p = params()
     rng = np.random.default_rng(3)
     content, style, x = (rng.uniform(-100, 100, (3, 16, 16)) for _ in range(3))
