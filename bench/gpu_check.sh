@@ -9,9 +9,10 @@
 #   2. bench/gpu_check.py compare           one evaluation at 512 px on the GPU and on the CPU:
 #                                           the losses' and the gradient's agreement, seconds each
 #   3. python -m minivgg.stylize            512 px, 500 iterations, --log: per-iteration seconds
-#   4. python -m minivgg.stylize            print sizes: coarse-to-fine to 2048 px and one 4096 px
-#                                           level under --max-memory 8G (tiled on the device), with the
-#                                           device's peak memory polled by nvidia-smi
+#   4. python -m minivgg.stylize            print sizes, real weights' look kept (--balance-size 256):
+#                                           coarse-to-fine to 2048 px under --max-memory 8G and to
+#                                           4096 px under 12G (tiled on the device), with the device's
+#                                           peak memory (nvidia-smi) and CuPy's pool's
 #   5. bench/bench_vgg.py --device gpu      per layer and per unit, 256 and 512 px
 # with random weights of VGG19's shapes (python -m minivgg.weights random; the 80 MB real file does
 # not travel to the device machines): speed and GPU-vs-CPU agreement are the real network's, the
@@ -25,7 +26,7 @@
 # lbfgs-xp where the command line has it, else lbfgs); GPU_CHECK_STEPS (default "tests compare
 # stylize print bench": which steps; the random weights are made unless GPU_CHECK_WEIGHTS is set);
 # GPU_CHECK_PRINT (the print runs, "SIZE:MAX_MEMORY:LEVELS:ITERATIONS ...", ITERATIONS one number or
-# one per level); GPU_CHECK_PRINT_ARGS (more stylize arguments for them, e.g. "--balance-size 256");
+# one per level); GPU_CHECK_PRINT_ARGS (their other stylize arguments; default "--balance-size 256");
 # GPU_CHECK_PYTEST (extra pytest arguments: "-k cupy" runs the real GPU's cases
 # only); GPU_CHECK_QUICK=1 (tiny sizes and network: what the test suite runs).
 # Exit status: 0 when every step passed, 1 otherwise (each step's output is in $OUT/<step>.log).
@@ -49,8 +50,9 @@ if [ "${GPU_CHECK_STANDIN:-0}" != 1 ] &&
     MODE=gpu
     SIZE=512; ITERS=500; WIDTHS=(); COMPARE_SIZE=512; DEVICE_PATH=""
     BENCH=(--sizes 256 512 --repeats 5)
-    PRINTS="2048:8G:3:200,50,15 4096:8G:1:5"
+    PRINTS="2048:8G:3:200,50,15 4096:12G:4:200,50,20,10"
     LIMITS=(30 150 60 120 110 120)      # seconds: weights, tests, compare, stylize, bench, each print
+                                        # (on an H200, 2026-11-30: 1, 37, 13, 13, 32, 14 and 33)
 else
     MODE=standin
     SIZE=64; ITERS=20; WIDTHS=(); COMPARE_SIZE=64; DEVICE_PATH="$ROOT/tests/gpu/standin"
@@ -175,7 +177,7 @@ if wanted print; then
         fi
         step "$name" "${LIMITS[5]}" 1 "$PY" bench/gpu_memory.py --device gpu --weights "$W" \
             --content examples/chelsea.png --style examples/the_scream.jpg --size "$psize" --levels "$plevels" \
-            "${its[@]}" --max-memory "$pmem" --optimizer "$OPT" --print-every 10 ${GPU_CHECK_PRINT_ARGS:-} \
+            "${its[@]}" --max-memory "$pmem" --optimizer "$OPT" --print-every 10 ${GPU_CHECK_PRINT_ARGS:---balance-size 256} \
             --log "$OUT/$name.jsonl" --output "$OUT/$name.jpg"
         rc=$?
         if [ -n "$POLL" ]; then kill "$POLL" 2>/dev/null; wait "$POLL" 2>/dev/null; fi
