@@ -58,11 +58,12 @@ WINOGRAD_MIN_CHANNELS = 128
 WINOGRAD_MIN_PIXELS = 16 * 16
 
 # On a GPU a small layer's time is its kernel launches, and Winograd launches more of them than
-# im2col (8 to 5 a pass): it pays only on layers with enough work, C*O*H*W >= this (about 10 GFLOP
-# a pass). Measured on an H200 (bench/bench_vgg.py --device gpu, 2026-11-30): im2col won at
-# 128 -> 128 channels on 128 x 128 (0.4 vs 0.5 ms) and 256 -> 256 on 64 x 64 (0.3 vs 0.4 ms);
-# Winograd won from 256 -> 512 on 64 x 64 (0.4 vs 0.5 ms) up, by 1.5x at 512 -> 512 on 64 x 64.
-GPU_WINOGRAD_MIN_WORK = 1 << 29
+# im2col (8 to 5 a pass): it pays only on layers with enough work, C*O*H*W >= this (about 19 GFLOP
+# a pass). Measured on an H200 (bench/bench_vgg.py --device gpu, 2026-11-30, forward ms im2col vs
+# Winograd): im2col won at 128 -> 128 on 128 x 128 (0.4 vs 0.5) and at 128 -> 256 on 128 x 128
+# (0.5 vs 0.6, C*O*H*W = 2^29), tied at 256 -> 512 on 64 x 64; Winograd won from 2^30 up
+# (256 -> 256 on 128 x 128 and 512 -> 512 on 64 x 64: 0.5 vs 0.8).
+GPU_WINOGRAD_MIN_WORK = 1 << 30
 
 
 def check_conv_algo(conv_algo: str | None) -> str:
