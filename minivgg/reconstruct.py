@@ -53,13 +53,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import sys
 import time
 from pathlib import Path
 
 from .app.atomic import atomic_write, check_outputs, create_folders
-from .app.cli import ArgumentParser, positive_float, run_main
+from .app.cli import ArgumentParser, StopSignals, Terminated, positive_float, run_main
 from .app.options import add_run_options, layer_list
 from .app.pipeline import INITS, NOISE_STD
 from .app.progress import fmt_duration, iteration_line
@@ -145,7 +144,8 @@ def build_parser() -> ArgumentParser:
                     "content reconstructions (Fig. 1 bottom), style reconstructions (Fig. 1 top) and the "
                     "alpha/beta grid (Fig. 3), each as labelled contact sheet, single images and a JSON file.",
         epilog="Run `%(prog)s MODE --help` for a mode's options. Exit codes: 0 done, 1 runtime error, "
-               "2 usage error (also: resuming with other settings), 130 interrupted (finished cells are kept; "
+               "2 usage error (also: resuming with other settings), 130 interrupted by Ctrl-C, 143 stopped by SIGTERM "
+               "(either way finished cells are kept; "
                "run the same command again to resume).")
     sub = p.add_subparsers(dest="mode", required=True, metavar="{content,style,grid}")
     helps = {"content": "Fig. 1 bottom: match one layer's content features of the photo, from white noise",
@@ -424,52 +424,54 @@ def _run(args, cells) -> int:
         seconds = measure_evaluation(net, hw, taps)
         per_eval = [seconds * costs[i] / costs[deepest] for i in todo]
         total = sum(s * expected_evaluations(args.iterations, args.optimizer) for s in per_eval)
-        say(plan_line(total, step_bytes(hw, deepest_layer(taps)),
+        say(plan_line(total, step_bytes(hw, deepest_layer(taps), device=args.device),
                       f"{len(todo)} cells of {args.iterations} iterations at {hw[1]}x{hw[0]} px"))
         eta = Eta([args.iterations] * len(todo), per_eval, optimizer=args.optimizer)
     state = {"cell": None, "iter": 0}
     t_sheet = time.perf_counter()
-    try:
-        for pos, i in enumerate(todo):
-            c = cells[i]
-            state["cell"], state["iter"] = i, 0
-            say(f"cell {i + 1}/{n} {c['label']}: alpha {c['alpha']:g}, beta {c['beta']:g}, content "
-                f"{','.join(c['content_layers']) or '-'}, style {','.join(c['style_layers']) or '-'}")
-            st = StyleTransfer(net, content_x if c["alpha"] > 0 else None, [style_x] if c["beta"] > 0 else None,
-                               content_layers=tuple(c["content_layers"]), style_layers=tuple(c["style_layers"]),
-                               alpha=c["alpha"], beta=c["beta"])
-            x0 = initial_image(init if mode == "grid" else "noise", template,
-                               [style_x] if style_x is not None else [], seed=args.seed, backend=net.backend)
-            t0 = time.perf_counter()
+    with StopSignals() as stop:
+        try:
+            for pos, i in enumerate(todo):
+                c = cells[i]
+                state["cell"], state["iter"] = i, 0
+                say(f"cell {i + 1}/{n} {c['label']}: alpha {c['alpha']:g}, beta {c['beta']:g}, content "
+                    f"{','.join(c['content_layers']) or '-'}, style {','.join(c['style_layers']) or '-'}")
+                st = StyleTransfer(net, content_x if c["alpha"] > 0 else None, [style_x] if c["beta"] > 0 else None,
+                                   content_layers=tuple(c["content_layers"]), style_layers=tuple(c["style_layers"]),
+                                   alpha=c["alpha"], beta=c["beta"])
+                x0 = initial_image(init if mode == "grid" else "noise", template,
+                                   [style_x] if style_x is not None else [], seed=args.seed, backend=net.backend)
+                t0 = time.perf_counter()
 
-            def callback(it, x, parts, c=c, i=i, pos=pos):
-                state["iter"] = it
-                per, sheet_eta = eta.update(pos, it)
-                if not (it == 1 or it % args.print_every == 0 or it == args.iterations):
-                    return
-                say(f"  [cell {i + 1}/{n}] " + iteration_line(it, args.iterations, parts, per,
-                                                               per * (args.iterations - it))
-                    + f"  sheet ETA {fmt_duration(sheet_eta)}")
+                def callback(it, x, parts, c=c, i=i, pos=pos):
+                    state["iter"] = it
+                    per, sheet_eta = eta.update(pos, it)
+                    if not (it == 1 or it % args.print_every == 0 or it == args.iterations):
+                        return
+                    say(f"  [cell {i + 1}/{n}] " + iteration_line(it, args.iterations, parts, per,
+                                                                   per * (args.iterations - it))
+                        + f"  sheet ETA {fmt_duration(sheet_eta)}")
 
-            x = st.run(x0, args.iterations, optimizer=args.optimizer, callback=callback, lr=args.lr,
-                       bounds=args.bounds)
-            seconds = time.perf_counter() - t0
-            losses = {k: float(v) for k, v in st.losses(x).items()}
-            save_image(os.path.join(out, c["file"]), deprocess(to_numpy(x)), forbid=inputs)
-            c.update(losses=losses, iterations_run=state["iter"], seconds=round(seconds, 3), run=run_no)
-            layout = write_sheet()
-            write_record(layout, complete=pos == len(todo) - 1)
-            say(f"cell {i + 1}/{n} {c['label']}: wrote {os.path.join(out, c['file'])} in {fmt_duration(seconds)} "
-                f"(total {losses['total']:.4e}, content {losses['content']:.4e}, style {losses['style']:.4e})")
-    except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)     # finish the message; nothing half-written exists
-        kept = sum(c["losses"] is not None for c in cells)
-        i = state["cell"]
-        at = f"at iteration {state['iter']}" if state["iter"] else "before its first iteration finished"
-        where = f" in cell {i + 1}/{n} ({cells[i]['label']}) {at}" if i is not None else ""
-        print(f"{PROG}: interrupted{where}: {kept} of {n} cells are finished in {out}; run the same command "
-              "again to compute the rest", file=sys.stderr)
-        return 130
+                x = st.run(x0, args.iterations, optimizer=args.optimizer, callback=callback, lr=args.lr,
+                           bounds=args.bounds)
+                seconds = time.perf_counter() - t0
+                losses = {k: float(v) for k, v in st.losses(x).items()}
+                save_image(os.path.join(out, c["file"]), deprocess(to_numpy(x)), forbid=inputs)
+                c.update(losses=losses, iterations_run=state["iter"], seconds=round(seconds, 3), run=run_no)
+                layout = write_sheet()
+                write_record(layout, complete=pos == len(todo) - 1)
+                say(f"cell {i + 1}/{n} {c['label']}: wrote {os.path.join(out, c['file'])} in {fmt_duration(seconds)} "
+                    f"(total {losses['total']:.4e}, content {losses['content']:.4e}, style {losses['style']:.4e})")
+        except KeyboardInterrupt as exc:                     # Ctrl-C, or SIGTERM (Terminated)
+            stop.hold()                                      # finish the message; nothing half-written exists
+            kept = sum(c["losses"] is not None for c in cells)
+            i = state["cell"]
+            at = f"at iteration {state['iter']}" if state["iter"] else "before its first iteration finished"
+            where = f" in cell {i + 1}/{n} ({cells[i]['label']}) {at}" if i is not None else ""
+            how = "terminated" if isinstance(exc, Terminated) else "interrupted"
+            print(f"{PROG}: {how}{where}: {kept} of {n} cells are finished in {out}; run the same command "
+                  "again to compute the rest", file=sys.stderr)
+            return Terminated.exit_code if isinstance(exc, Terminated) else 130
     say(f"wrote {sheet_path} ({layout.size[0]}x{layout.size[1]}, {layout.rows}x{layout.cols} cells) and {json_path} "
         f"in {fmt_duration(time.perf_counter() - t_sheet)}")
     return 0

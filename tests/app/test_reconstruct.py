@@ -230,6 +230,20 @@ def test_output_dir_created_and_said_once(imgs, tiny_weights, capsys):
     assert rc == 0 and "created folder" not in out
 
 
+def test_sigterm_exits_143_and_leaves_only_finished_cells(imgs, tiny_weights):
+    """What timeout, docker stop and job schedulers send: the same clean stop as Ctrl-C, exit 143."""
+    import signal
+
+    rc, err = interrupt_when([sys.executable, "-m", "minivgg.reconstruct",
+                              *args_for("content", imgs, tiny_weights, "--layers", *LAYERS, "--print-every", "1",
+                                        iterations=100000)],
+                             lambda line: "[cell 1/3] iter" in line, sig=signal.SIGTERM,
+                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert rc == 143, err
+    assert "Traceback" not in err and "terminated in cell 1/3" in err and "0 of 3 cells" in err
+    assert sorted(p.name for p in Path(imgs["out"]).iterdir()) == ["content.json", "content_sheet.png"]
+
+
 def test_interrupt_before_a_cells_first_iteration(imgs, tiny_weights, capsys, monkeypatch):
     import signal
 
