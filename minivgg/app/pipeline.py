@@ -133,6 +133,8 @@ def stylize_files(content_path, style_paths, size: int | None = None, iterations
         raise UsageError(f"unknown colour preservation {preserve_color!r}: choose {' or '.join(PRESERVE_MODES)}")
     if style_scale is not None and not (float(style_scale) > 0 and math.isfinite(float(style_scale))):
         raise UsageError(f"style_scale must be a number > 0, got {style_scale}")
+    if balance_size is not None:
+        balance_size = whole_number(balance_size, "balance_size")
     if plot is not None:
         from .plot import check_plot_path, require_matplotlib
 
@@ -169,7 +171,7 @@ def stylize_files(content_path, style_paths, size: int | None = None, iterations
                          content_layers=content_layers, style_layers=style_layers, alpha=content_weight,
                          beta=style_weight, style_blend=style_blend, tv_weight=tv_weight,
                          style_layer_weights=style_layer_weights, tiles=[level.tile for level in levels],
-                         balance_size=None if balance_size is None else whole_number(balance_size, "balance_size"))
+                         balance_size=balance_size)
     if plot is not None:
         from .plot import plot_losses
 

@@ -104,3 +104,15 @@ def test_a_large_picture_without_balance_gets_a_note():
     assert balance_note(SimpleNamespace(**{**vars(args), "size": 512})) is None
     assert balance_note(SimpleNamespace(**{**vars(args), "balance_size": 256})) is None
     assert balance_note(SimpleNamespace(**{**vars(args), "style_weight": 0.0})) is None
+
+
+def test_stylize_files_takes_balance_size(pictures, tiny_weights, monkeypatch):
+    from minivgg.app.pipeline import stylize_files
+    from minivgg.errors import UsageError
+
+    betas = record_betas(monkeypatch)
+    stylize_files(pictures["content"], [pictures["style"]], size=64, levels=2, iterations="1,1",
+                  weights=tiny_weights, init="noise", optimizer="adam", style_weight=10.0, balance_size=32)
+    assert betas == [10.0, pytest.approx(40.0, rel=0.01)]
+    with pytest.raises(UsageError, match="balance_size"):
+        stylize_files(pictures["content"], [pictures["style"]], size=64, weights=tiny_weights, balance_size=-3)
