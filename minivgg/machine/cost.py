@@ -94,16 +94,18 @@ def _fmt_bytes(n: float) -> str:
     return f"{n:.1f} GB"
 
 
-def layer_plan(row: LayerCost, conv_algo: str = DEFAULT_ALGO):
-    """The algorithms that compute a conv row's forward and dx under ``conv_algo`` (None for a pool)."""
+def layer_plan(row: LayerCost, conv_algo: str = DEFAULT_ALGO, device: str = "cpu"):
+    """The algorithms that compute a conv row's forward and dx under ``conv_algo`` on ``device``
+    (None for a pool)."""
     if row.kind != "conv":
         return None
     O, H, W = row.out_shape                  # stride 1, pad 1: the input is H x W too
-    return plan(conv_algo, row.in_channels, O, H, W)
+    return plan(conv_algo, row.in_channels, O, H, W, device=device)
 
 
-def format_table(rows, conv_algo: str | None = None) -> str:
-    """The cost table; with ``conv_algo``, two more columns: the algorithm of each forward and dx."""
+def format_table(rows, conv_algo: str | None = None, device: str = "cpu") -> str:
+    """The cost table; with ``conv_algo``, two more columns: the algorithm of each forward and dx on
+    ``device``."""
     head = ("layer", "output (C,H,W)", "params", "activation", "GFLOP fwd", "GFLOP dx")
     body = [(r.name, "x".join(map(str, r.out_shape)), f"{r.params:,}", _fmt_bytes(r.act_bytes),
              f"{r.gflop_forward:.2f}", f"{r.gflop_dx:.2f}") for r in rows]
@@ -111,7 +113,7 @@ def format_table(rows, conv_algo: str | None = None) -> str:
            f"{sum(r.gflop_forward for r in rows):.2f}", f"{sum(r.gflop_dx for r in rows):.2f}")
     if conv_algo is not None:
         head += ("fwd algo", "dx algo")
-        plans = [layer_plan(r, conv_algo) for r in rows]
+        plans = [layer_plan(r, conv_algo, device) for r in rows]
         body = [t + ((p.forward, p.dx) if p else ("", "")) for t, p in zip(body, plans, strict=True)]
         tot += ("", "")
     table = [head] + body + [tot]
@@ -127,7 +129,7 @@ def format_table(rows, conv_algo: str | None = None) -> str:
 
 
 def summary_main(argv=None) -> int:
-    """``python -m minivgg.vgg summary --size N [--upto conv5_1] [--conv-algo auto]``."""
+    """``python -m minivgg.vgg summary --size N [--upto conv5_1] [--conv-algo auto] [--device cpu|gpu]``."""
     from ..app.cli import ArgumentParser, positive_int
 
     parser = ArgumentParser(prog="python -m minivgg.vgg",
@@ -142,6 +144,9 @@ def summary_main(argv=None) -> int:
     parser.add_argument("--conv-algo", default=DEFAULT_ALGO, choices=CONV_ALGOS, metavar="ALGO",
                         help=f"conv_algo whose choice per layer the last two columns show: {', '.join(CONV_ALGOS)} "
                              f"(default {DEFAULT_ALGO})")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"],
+                        help="whose algorithm table the last two columns follow (no GPU needed to print it; "
+                             "default cpu)")
     args = parser.parse_args(argv)
     if len(args.size) > 2:
         parser.error("--size takes N or H W")
@@ -151,10 +156,11 @@ def summary_main(argv=None) -> int:
     if any(min(r.out_shape[1:]) < 1 for r in rows):
         parser.error(f"image of {H}x{W} px is too small for {args.upto}")
     print(f"VGG19 up to {args.upto} at {H}x{W}, {args.dtype} (FLOP: 2 per multiply-add of the direct conv)")
-    print(format_table(rows, args.conv_algo))
+    print(format_table(rows, args.conv_algo, args.device))
     fwd = sum(r.gflop_forward for r in rows)
     print(f"unit of work (forward + dx, no weight gradients): {2 * fwd:.1f} GFLOP")
-    print(f"fwd algo / dx algo: what conv_algo={args.conv_algo!r} runs at this size (minivgg.fast.policy.plan);\n"
+    print(f"fwd algo / dx algo: what conv_algo={args.conv_algo!r} runs at this size on the {args.device} "
+          "(minivgg.fast.policy.plan);\n"
           "dx convolves dout with the flipped kernel, O -> C channels, so it may run another algorithm "
           "than the forward")
     return 0

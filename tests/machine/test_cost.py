@@ -58,6 +58,13 @@ def test_summary_says_which_algorithm_computes_each_forward_and_dx(capsys):
     algos = {line.split()[0]: line.split()[-2:] for line in capsys.readouterr().out.splitlines()
              if line.startswith("conv")}
     assert algos["conv1_1"] == ["im2col", "shiftadd"] and algos["conv5_1"] == ["mec", "mec"]
+    # the GPU's table, without a GPU: im2col where launches dominate, Winograd on the big layers
+    assert summary_main(["summary", "--size", "512", "--device", "gpu"]) == 0
+    out = capsys.readouterr().out
+    algos = {line.split()[0]: line.split()[-2:] for line in out.splitlines() if line.startswith("conv")}
+    assert {a for pair in algos.values() for a in pair} == {"im2col", "winograd"} and "on the gpu" in out
+    assert algos["conv1_1"] == algos["conv3_1"] == algos["conv5_1"] == ["im2col", "im2col"]
+    assert algos["conv4_2"] == ["winograd", "winograd"]
 
 
 def test_widths_are_the_architectures():
