@@ -16,6 +16,10 @@ optimiser's state (SciPy's L-BFGS-B: ``LBFGS_FLOATS_PER_ELEMENT`` float64 number
 ``IMAGE_ARRAYS`` whole images in the working dtype, the content targets and the layer masks. With
 ``--device gpu`` the budget is the GPU's memory, and SciPy's vectors live on the host: they are not
 counted there.
+
+**On a GPU** the same terms have other sizes (``GPU_ACTIVATION_FACTOR``, measured on an H200): what
+CuPy's memory pool holds in use, plus CUDA's own context outside it (``DEVICE_CONTEXT_BYTES``), and
+``--max-memory`` is enforced, not only planned for: :func:`limit_device_memory` caps the pool.
 """
 
 from __future__ import annotations
