@@ -151,12 +151,12 @@ def stylize_files(content_path, style_paths, size: int | None = None, iterations
     levels = plan_levels(content, styles, sizes, content_layers, style_layers, content_weight, style_weight,
                          style_scale=style_scale, style_size=style_size, device=device, dtype=dtype, tile=tile,
                          max_memory=max_memory, optimizer=optimizer, n_masks=len(masks or ()))
+    if net is None:
+        net = VGG19.load(weights, pooling=pooling, device=device, dtype=dtype)    # no CuPy: one line here
     if device == "gpu" and max_memory is not None:
         from ..machine.memory import limit_device_memory
 
         limit_device_memory(max_memory)
-    if net is None:
-        net = VGG19.load(weights, pooling=pooling, device=device, dtype=dtype)
 
     history = []
 
