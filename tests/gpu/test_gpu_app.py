@@ -210,3 +210,17 @@ def test_max_memory_holds_cupys_pool(gpu, pictures, tiny_weights, tmp_path, caps
         assert pool.get_limit() == (1 << 30) - DEVICE_CONTEXT_BYTES
     finally:
         pool.set_limit(size=before)
+
+
+def test_stylize_files_max_memory_holds_cupys_pool(gpu, pictures, tiny_weights):
+    from minivgg.app.pipeline import stylize_files
+    from minivgg.machine.memory import DEVICE_CONTEXT_BYTES
+
+    pool = gpu.xp.get_default_memory_pool()
+    before = pool.get_limit()
+    try:
+        rgb = stylize_files(pictures["content"], [pictures["style"]], size=32, iterations=1, weights=tiny_weights,
+                            device="gpu", max_memory=3 << 29)
+        assert rgb.shape[2] == 3 and pool.get_limit() == (3 << 29) - DEVICE_CONTEXT_BYTES
+    finally:
+        pool.set_limit(size=before)
