@@ -109,6 +109,15 @@ def make_standin(broken: str | None = None, free_bytes: int = 64 << 30, total_by
             raise TypeError(f"Output arguments must be cupy.ndarray, got {type(out)}")
         return None if out is None else out._a
 
+    def computed(np_func, vals, out):
+        """One device operation: ``np_func(*vals)`` (host arrays) into ``out`` (checked) or a new array."""
+        o = check_out(out)
+        op()
+        if o is not None:
+            np_func(*vals, out=o)
+            return out
+        return wrap(np_func(*vals))
+
     # ------------------------------------------------------------------------------------------
     class ndarray(DeviceArrayBase):  # noqa: N801  (CuPy's name)
         __module__ = "cupy"                  # what minivgg.backend.get_array_module looks at
@@ -423,22 +432,10 @@ def make_standin(broken: str | None = None, free_bytes: int = 64 << 30, total_by
         if broken == "matmul":
             raise RuntimeError("CuPy failed to load libcublas.so.12: OSError: libcublas.so.12: "
                                "cannot open shared object file: No such file or directory")
-        a, b = gemm_operand(x1), gemm_operand(x2)
-        o = check_out(out)
-        op()
-        if o is not None:
-            np.matmul(a, b, out=o)
-            return out
-        return wrap(np.matmul(a, b))
+        return computed(np.matmul, (gemm_operand(x1), gemm_operand(x2)), out)
 
     def dot(a, b, out=None):
-        x, y = gemm_operand(a), gemm_operand(b)
-        o = check_out(out)
-        op()
-        if o is not None:
-            np.dot(x, y, out=o)
-            return out
-        return wrap(np.dot(x, y))
+        return computed(np.dot, (gemm_operand(a), gemm_operand(b)), out)
 
     def kron(a, b):
         x, y = dev(a), dev(b)
@@ -456,13 +453,7 @@ def make_standin(broken: str | None = None, free_bytes: int = 64 << 30, total_by
         return wrap(np.inner(x, y))
 
     def outer(a, b, out=None):
-        x, y = dev(a), dev(b)
-        o = check_out(out)
-        op()
-        if o is not None:
-            np.outer(x, y, out=o)
-            return out
-        return wrap(np.outer(x, y))
+        return computed(np.outer, (dev(a), dev(b)), out)
 
     def tensordot(a, b, axes=2):
         x, y = dev(a), dev(b)
@@ -575,13 +566,7 @@ def make_standin(broken: str | None = None, free_bytes: int = 64 << 30, total_by
         return wrap(np.where(c, dev(x), dev(y)))
 
     def clip(a, a_min=None, a_max=None, out=None):
-        v, lo, hi = dev(a), dev(a_min), dev(a_max)
-        o = check_out(out)
-        op()
-        if o is not None:
-            np.clip(v, lo, hi, out=o)
-            return out
-        return wrap(np.clip(v, lo, hi))
+        return computed(np.clip, (dev(a), dev(a_min), dev(a_max)), out)
 
     def pad(array, pad_width, mode="constant", **kwargs):
         v = dev(array)

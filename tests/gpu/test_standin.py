@@ -139,6 +139,14 @@ def one_evaluation(st, x):
     return t
 
 
+def tiny_objective_on_the_device(seed: int):
+    """The tiny network's default objective on 16 x 16 random pictures, on the device, and an image there."""
+    rng = np.random.default_rng(seed)
+    content, style, x = (rng.uniform(-100, 100, (3, 16, 16)) for _ in range(3))
+    st = StyleTransfer(VGG19(params(), device="gpu"), content, [style])
+    return st, st.net.backend.asarray(x)
+
+
 def assert_one_sync_no_upload(st, x):
     t = one_evaluation(st, x)
     assert t.syncs == 1, f"{t.syncs} device->host syncs per evaluation, budget 1"
@@ -149,11 +157,7 @@ def test_planted_sync_per_loss_breaks_the_budget(standin, monkeypatch):
     """A ``float()`` per loss, as the code had before: the traffic budget fails, and says why."""
     from minivgg import objective
 
-    p = params()
-    rng = np.random.default_rng(2)
-    content, style, x = (rng.uniform(-100, 100, (3, 16, 16)) for _ in range(3))
-    st = StyleTransfer(VGG19(p, device="gpu"), content, [style])
-    xd = st.net.backend.asarray(x)
+    st, xd = tiny_objective_on_the_device(2)
     assert_one_sync_no_upload(st, xd)
     buggy = _planted_copy(losses.content_loss, "return 0.5 * _sum_of_squares(diff), diff",
                           "return 0.5 * float(_sum_of_squares(diff)), diff")
@@ -169,11 +173,7 @@ def test_planted_upload_per_call_breaks_the_budget(standin, monkeypatch):
     monkeypatch.setattr(policy, "WINOGRAD_MIN_CHANNELS", 8)     # the tiny net's wider layers run Winograd
     monkeypatch.setattr(policy, "WINOGRAD_MIN_PIXELS", 4)
     monkeypatch.setattr(policy, "GPU_WINOGRAD_MIN_WORK", 1)
-    p = params()
-    rng = np.random.default_rng(3)
-    content, style, x = (rng.uniform(-100, 100, (3, 16, 16)) for _ in range(3))
-    st = StyleTransfer(VGG19(p, device="gpu"), content, [style])
-    xd = st.net.backend.asarray(x)
+    st, xd = tiny_objective_on_the_device(3)
     assert_one_sync_no_upload(st, xd)
     monkeypatch.setattr(winograd, "data_transforms", winograd.data_transforms.__wrapped__)
     with pytest.raises(AssertionError, match="host->device copies per evaluation"):
