@@ -31,13 +31,14 @@ class PoolPeak:
         import contextlib
 
         pool = cupy.get_default_memory_pool()
-        self.hook, self.pool = contextlib.nullcontext(), pool
+        self.hook, self.pool, self.watching = contextlib.nullcontext(), pool, False
         self.reset()
         try:
             from cupy.cuda import memory_hook
         except (ImportError, AttributeError):
             return                                         # the stand-in: no hooks, peaks stay 0
         watcher = self
+        self.watching = True
 
         class Hook(memory_hook.MemoryHook):
             name = "pool_peak"
@@ -99,28 +100,12 @@ def main(argv) -> int:
     from minivgg.stylize import PROG
     from minivgg.stylize import main as stylize_main
 
-    pool = cupy.get_default_memory_pool()
-    peak = {"used": None, "held": None}
-    hook = None
-    try:
-        from cupy.cuda import memory_hook
-
-        class Peak(memory_hook.MemoryHook):
-            name = "peak"
-
-            def malloc_postprocess(self, **kwargs):
-                peak["used"] = max(peak["used"] or 0, pool.used_bytes())
-                peak["held"] = max(peak["held"] or 0, pool.total_bytes())
-
-        hook = Peak()
-    except (ImportError, AttributeError):
-        pass                                               # the stand-in: no hooks
-    if hook is not None:
-        with hook:
-            rc = run_main(stylize_main, argv, prog=PROG)
-    else:
+    peak = PoolPeak(cupy)
+    pool = peak.pool
+    with peak.hook:
         rc = run_main(stylize_main, argv, prog=PROG)
-    result = {"exit": rc, "pool_peak_used_bytes": peak["used"], "pool_peak_held_bytes": peak["held"],
+    result = {"exit": rc, "pool_peak_used_bytes": peak.used if peak.watching else None,
+              "pool_peak_held_bytes": peak.held if peak.watching else None,
               "pool_limit_bytes": int(pool.get_limit()) if hasattr(pool, "get_limit") else None}
     try:
         free, total = cupy.cuda.runtime.memGetInfo()

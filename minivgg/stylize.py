@@ -392,8 +392,9 @@ def _run(args) -> int:
     say(f"content {args.content} {W}x{H}, style {', '.join(args.style)}; {sum(schedule)} {args.optimizer} "
         f"iterations, alpha {args.content_weight:g}, beta {args.style_weight:g}, tv {args.tv_weight:g}, "
         f"init {args.init} (preset {args.preset}){extras}")
-    if balance_note(args):
-        say(balance_note(args))
+    note = balance_note(args)
+    if note:
+        say(note)
     style_side = style_long_side(args.size, args.size, args.style_scale)
     for rgb, what, side in [(content, "the photo", args.size)] + [(s, f"style {p}", style_side)
                                                                    for s, p in zip(styles, args.style, strict=True)]:

@@ -98,9 +98,7 @@ def resident_bytes() -> int:
 def step_bytes(hw, upto: str, itemsize: int = 4, backward: bool = True, device: str = "cpu") -> int:
     """Estimated peak memory of one pass through VGG19 up to ``upto`` at ``hw = (H, W)``, in bytes:
     forward and backward (a step) or, with ``backward=False``, forward only (a style target)."""
-    from .cost import layer_costs
-
-    act = sum(r.act_bytes for r in layer_costs(tuple(hw), upto, itemsize=itemsize))
+    act = activation_bytes(hw, upto, itemsize)
     if device == "gpu":
         return gpu_bytes(hw, act, itemsize, backward)
     return int(STEP_FIXED_BYTES + (STEP_ACTIVATION_FACTOR if backward else FORWARD_ACTIVATION_FACTOR) * act)
